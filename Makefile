@@ -1,0 +1,68 @@
+# Validator node suite. `make help` lists every target.
+SHELL := /bin/bash
+.DEFAULT_GOAL := help
+
+SWIFT        ?= swift
+APT_PACKAGES := libsecp256k1-dev libleveldb-dev libssl-dev libcurl4-openssl-dev pkg-config
+# Release builds (benchmarks) use their own scratch path so debug and release do not evict each other.
+RELEASE_SCRATCH := .build-release
+N ?= 4
+
+.PHONY: help deps build build-release test test-unit test-devnet lint format devnet devnet-down devnet-status \
+        bench bench-protocol fuzz clean
+
+help: ## List the targets
+	@grep -E '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-16s %s\n", $$1, $$2}'
+
+deps: ## Install missing system packages (apt; needs root or sudo)
+	@missing=""; for p in $(APT_PACKAGES); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
+	if [ -n "$$missing" ]; then \
+	  echo "installing:$$missing"; \
+	  SUDO=""; [ "$$(id -u)" = 0 ] || SUDO=sudo; \
+	  $$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq $$missing >/dev/null; \
+	fi
+
+build: deps ## Build every service (debug)
+	$(SWIFT) build
+
+build-release: deps ## Build every service (release)
+	$(SWIFT) build -c release --scratch-path $(RELEASE_SCRATCH)
+
+test: deps ## Run every test: unit and property tests, then the 4-validator devnet test
+	$(MAKE) test-unit
+	$(MAKE) test-devnet
+
+test-unit: deps ## Unit, property and in-process integration tests (swift test)
+	$(SWIFT) build --build-tests
+	$(SWIFT) test --skip-build
+
+test-devnet: build ## Process-level test: 24 processes, readiness, kill -9 recovery, clean teardown
+	bash Tests/Integration/devnet_test.sh
+
+lint: ## Check formatting (swift format lint) and the compose file
+	$(SWIFT) format lint --strict --recursive --configuration .swift-format Package.swift Protocol Shared Services Tests
+	bash Deploy/compose/validate.sh
+
+format: ## Rewrite sources with swift format
+	$(SWIFT) format format --in-place --recursive --configuration .swift-format Package.swift Protocol Shared Services Tests
+
+devnet: build ## Start a local network of N validators (default 4): 6 processes each
+	bash Deploy/devnet.sh up $(N)
+
+devnet-down: ## Stop the local network and everything it started
+	bash Deploy/devnet.sh down
+
+devnet-status: ## Show the local network's processes and readiness
+	bash Deploy/devnet.sh status
+
+bench: build-release ## Every benchmark; one JSON object per line on stdout
+	@$(RELEASE_SCRATCH)/release/vn-bench all
+
+bench-%: build-release ## One benchmark area (protocol, ...)
+	@$(RELEASE_SCRATCH)/release/vn-bench $*
+
+fuzz: deps ## libFuzzer over the frame and message decoders (RUNS=1000000)
+	bash Tests/Fuzz/run.sh $(or $(RUNS),1000000)
+
+clean: ## Remove build outputs
+	rm -rf .build $(RELEASE_SCRATCH) .build-fuzz

@@ -1,0 +1,147 @@
+// swift-tools-version:6.2
+// The validator node suite: six cooperating services (DESIGN.md §2).
+// Layout (fixed top-level folders): Protocol/ (wire format + RPC), Shared/ (C wrappers, node kit),
+// Services/ (one folder per service), Deploy/ (devnet, compose, systemd), Tests/.
+import PackageDescription
+
+let strict: [SwiftSetting] = [
+    .swiftLanguageMode(.v6),
+    .treatAllWarnings(as: .error),
+]
+
+let nio: [Target.Dependency] = [
+    .product(name: "NIOCore", package: "swift-nio"),
+    .product(name: "NIOPosix", package: "swift-nio"),
+]
+
+/// One service = a library (`<Name>`, the shell) + a thin executable.
+func service(_ name: String, exe: String, folder: String, extra: [Target.Dependency] = []) -> [Target] {
+    [
+        .target(
+            name: name,
+            dependencies: ["NodeKit", "ServiceKit", "Wire", "RPC", "LevelDB"] + nio + extra,
+            path: "Services/\(folder)/Service",
+            swiftSettings: strict
+        ),
+        .executableTarget(
+            name: exe,
+            dependencies: [.init(stringLiteral: name), "NodeKit"],
+            path: "Services/\(folder)/Main",
+            swiftSettings: strict
+        ),
+    ]
+}
+
+let package = Package(
+    name: "validator-node",
+    platforms: [.macOS(.v15)],
+    products: [
+        .executable(name: "consensus-manager", targets: ["consensus-manager"]),
+        .executable(name: "tss-signer", targets: ["tss-signer"]),
+        .executable(name: "inbox-listener", targets: ["inbox-listener"]),
+        .executable(name: "sandbox-executor", targets: ["sandbox-executor"]),
+        .executable(name: "bridge-adapter", targets: ["bridge-adapter"]),
+        .executable(name: "batch-proposer", targets: ["batch-proposer"]),
+        .executable(name: "vn-bench", targets: ["vn-bench"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-nio.git", from: "2.101.2"),
+        .package(url: "https://github.com/apple/swift-log.git", from: "1.16.2"),
+        .package(url: "https://github.com/apple/swift-metrics.git", from: "2.13.0"),
+        .package(url: "https://github.com/swift-server/swift-prometheus.git", from: "2.4.1"),
+        .package(url: "https://github.com/swift-server/swift-service-lifecycle.git", from: "2.13.0"),
+        .package(url: "https://github.com/apple/swift-argument-parser.git", from: "1.8.2"),
+        .package(url: "https://github.com/LebJe/TOMLKit.git", from: "0.6.0"),
+        .package(url: "https://github.com/x-sheep/swift-property-based.git", from: "2.0.1"),
+    ],
+    targets: [
+        // MARK: C libraries (each imported by exactly one Swift wrapper module below)
+        .systemLibrary(name: "CSecp256k1", path: "Shared/CSecp256k1", pkgConfig: "libsecp256k1",
+                       providers: [.apt(["libsecp256k1-dev"])]),
+        .systemLibrary(name: "CLevelDB", path: "Shared/CLevelDB", providers: [.apt(["libleveldb-dev"])]),
+        .systemLibrary(name: "COpenSSL", path: "Shared/COpenSSL", pkgConfig: "libcrypto",
+                       providers: [.apt(["libssl-dev"])]),
+        .systemLibrary(name: "CCurl", path: "Shared/CCurl", pkgConfig: "libcurl",
+                       providers: [.apt(["libcurl4-openssl-dev"])]),
+
+        // MARK: Shared wrappers
+        .target(name: "CryptoPrimitives", dependencies: ["COpenSSL"], path: "Shared/CryptoPrimitives",
+                swiftSettings: strict),
+        .target(name: "Secp256k1", dependencies: ["CSecp256k1", "CryptoPrimitives"], path: "Shared/Secp256k1",
+                swiftSettings: strict),
+        .target(name: "LevelDB", dependencies: ["CLevelDB"], path: "Shared/LevelDB", swiftSettings: strict),
+        .target(name: "HTTPFetch", dependencies: ["CCurl"], path: "Shared/HTTPFetch", swiftSettings: strict),
+
+        // MARK: Protocol (DESIGN §3)
+        // Wire is pure Swift with no dependencies: codec, frames, messages, envelopes. The fuzzer
+        // compiles its sources directly (see Makefile `fuzz`).
+        .target(name: "Wire", path: "Protocol/Wire", swiftSettings: strict),
+        .target(name: "RPC", dependencies: ["Wire", "Secp256k1", "CryptoPrimitives", .product(name: "Logging", package: "swift-log")] + nio,
+                path: "Protocol/RPC", swiftSettings: strict),
+
+        // MARK: Node kit: home layout, config, logging, metrics, HTTP endpoints, lifecycle, CLI.
+        .target(
+            name: "NodeKit",
+            dependencies: [
+                "Wire", "RPC", "Secp256k1", "CryptoPrimitives", "LevelDB",
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "Metrics", package: "swift-metrics"),
+                .product(name: "Prometheus", package: "swift-prometheus"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
+                .product(name: "TOMLKit", package: "TOMLKit"),
+            ] + nio,
+            path: "Shared/NodeKit",
+            swiftSettings: strict
+        ),
+
+        // MARK: Services
+        // Every non-consensus service: dial, register with and heartbeat to the local consensus-manager.
+        .target(name: "ServiceKit", dependencies: ["NodeKit", "Wire", "RPC", "LevelDB"] + nio, path: "Shared/ServiceKit",
+                swiftSettings: strict),
+        .target(name: "ConsensusManagerCore", dependencies: ["Wire"], path: "Services/ConsensusManager/Core",
+                swiftSettings: strict),
+    ]
+    + service("ConsensusManager", exe: "consensus-manager", folder: "ConsensusManager",
+              extra: ["ConsensusManagerCore"])
+    + service("TSSSigner", exe: "tss-signer", folder: "TSSSigner")
+    + service("InboxListener", exe: "inbox-listener", folder: "InboxListener")
+    + service("SandboxExecutor", exe: "sandbox-executor", folder: "SandboxExecutor")
+    + service("BridgeAdapter", exe: "bridge-adapter", folder: "BridgeAdapter")
+    + service("BatchProposer", exe: "batch-proposer", folder: "BatchProposer")
+    + [
+        // MARK: Tests, benchmarks
+        .target(name: "TestSupport", dependencies: ["Wire", "RPC", "NodeKit"], path: "Tests/TestSupport",
+                swiftSettings: strict),
+        .testTarget(
+            name: "SharedTests",
+            dependencies: ["CryptoPrimitives", "Secp256k1", "LevelDB", "HTTPFetch", "TestSupport",
+                           .product(name: "PropertyBased", package: "swift-property-based")],
+            path: "Tests/SharedTests",
+            swiftSettings: strict
+        ),
+        .testTarget(
+            name: "ProtocolTests",
+            dependencies: ["Wire", "RPC", "Secp256k1", "TestSupport",
+                           .product(name: "PropertyBased", package: "swift-property-based"),
+                           .product(name: "NIOTestUtils", package: "swift-nio")] + nio,
+            path: "Tests/ProtocolTests",
+            resources: [.copy("Fixtures")],
+            swiftSettings: strict
+        ),
+        .testTarget(
+            name: "NodeTests",
+            dependencies: ["NodeKit", "ConsensusManager", "ConsensusManagerCore", "TSSSigner", "InboxListener",
+                           "SandboxExecutor", "BridgeAdapter", "BatchProposer", "TestSupport"],
+            path: "Tests/NodeTests",
+            swiftSettings: strict
+        ),
+        .executableTarget(
+            name: "vn-bench",
+            dependencies: ["Wire", "RPC", .product(name: "ArgumentParser", package: "swift-argument-parser")] + nio,
+            path: "Tests/Benchmarks",
+            swiftSettings: strict
+        ),
+    ]
+)

@@ -1,0 +1,32 @@
+/// Method numbers carried in the frame header (`u16`). The high byte groups methods by
+/// protocol: `0x00` core, `0x01` local services ↔ consensus-manager, `0x02` validator peers.
+/// Other areas allocate their ranges here so numbers never collide.
+public enum MethodID {
+    /// `Empty → Empty`: application-level round trip (distinct from `ping` frames).
+    public static let ping: UInt16 = 0x0001
+
+    /// `RegisterService → RegisterServiceAck`.
+    public static let registerService: UInt16 = 0x0100
+    /// `ServiceHeartbeat → Empty`.
+    public static let heartbeat: UInt16 = 0x0101
+    /// Service status query (`Empty →` the owning service's status message).
+    public static let status: UInt16 = 0x0102
+
+    /// `Envelope(PeerHello) → Envelope(PeerHello)`.
+    public static let peerHello: UInt16 = 0x0200
+    /// `Envelope(PeerPing) → Envelope(PeerPong)`.
+    public static let peerPing: UInt16 = 0x0201
+
+    /// A readable name for logs, e.g. `"local.registerService"`, or the hex number.
+    public static func name(_ method: UInt16) -> String {
+        switch method {
+        case ping: "ping"
+        case registerService: "local.registerService"
+        case heartbeat: "local.heartbeat"
+        case status: "local.status"
+        case peerHello: "p2p.hello"
+        case peerPing: "p2p.ping"
+        default: "0x" + Hex.encode([UInt8(method >> 8), UInt8(method & 0xff)])
+        }
+    }
+}

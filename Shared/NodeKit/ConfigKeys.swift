@@ -1,0 +1,361 @@
+import Logging
+
+/// A raw configuration value as written in TOML or in an environment variable.
+public enum ConfigValue: Sendable, Equatable, CustomStringConvertible {
+    case string(String)
+    case integer(Int)
+    case strings([String])
+
+    public enum Kind: Sendable, Equatable, CustomStringConvertible {
+        case string, integer, strings
+
+        public var description: String {
+            switch self {
+            case .string: "a string"
+            case .integer: "an integer"
+            case .strings: "an array of strings"
+            }
+        }
+    }
+
+    public var kind: Kind {
+        switch self {
+        case .string: .string
+        case .integer: .integer
+        case .strings: .strings
+        }
+    }
+
+    /// The value as a TOML literal (`"text"`, `42`, `["a", "b"]`).
+    public var tomlLiteral: String {
+        switch self {
+        case .string(let s): JSONValue.quoted(s)
+        case .integer(let i): String(i)
+        case .strings(let items): "[" + items.map { JSONValue.quoted($0) }.joined(separator: ", ") + "]"
+        }
+    }
+
+    public var description: String { tomlLiteral }
+}
+
+/// Why one value is not acceptable (without saying where it came from: the loader adds that).
+public struct ConfigValueProblem: Error, Sendable, Equatable, CustomStringConvertible {
+    public let message: String
+    public init(_ message: String) { self.message = message }
+    public var description: String { message }
+}
+
+/// One documented configuration key: its name, type, default, environment variable and meaning,
+/// plus how it maps onto `NodeConfig`.
+public struct ConfigKeyDoc: Sendable {
+    /// TOML section (`consensus`).
+    public let section: String
+    /// Key inside the section (`p2p_listen`).
+    public let key: String
+    /// Human description of the accepted values (`host:port`, `integer, milliseconds, 1-86400000`).
+    public let type: String
+    public let defaultValue: ConfigValue
+    public let doc: String
+
+    let kind: ConfigValue.Kind
+    let assign: @Sendable (inout NodeConfig, ConfigValue) throws(ConfigValueProblem) -> Void
+    let read: @Sendable (NodeConfig) -> ConfigValue
+
+    /// `section.key`.
+    public var name: String { "\(section).\(key)" }
+    /// `VN_<SECTION>_<KEY>`.
+    public var envVar: String { "VN_\(section.uppercased())_\(key.uppercased())" }
+    /// The default as a TOML literal.
+    public var defaultText: String { defaultValue.tomlLiteral }
+
+    /// Reads this key's current value out of `config`.
+    public func value(in config: NodeConfig) -> ConfigValue { read(config) }
+
+    /// Sets this key in `config` from a raw value, with the same checks as when loading.
+    public func set(_ value: ConfigValue, in config: inout NodeConfig) throws(ConfigValueProblem) {
+        guard value.kind == kind else { throw ConfigValueProblem("expected \(kind), found \(value.kind)") }
+        try assign(&config, value)
+    }
+}
+
+/// A `[section]` of node.toml and what it is for.
+public struct ConfigSectionDoc: Sendable {
+    public let name: String
+    public let doc: String
+}
+
+// MARK: - Typed constructors
+
+extension ConfigKeyDoc {
+    static func hostPort(
+        _ section: String, _ key: String, _ path: WritableKeyPath<NodeConfig, HostPort> & Sendable,
+        default value: String, doc: String
+    ) -> ConfigKeyDoc {
+        ConfigKeyDoc(
+            section: section, key: key, type: "host:port", defaultValue: .string(value), doc: doc, kind: .string,
+            assign: { (config: inout NodeConfig, raw: ConfigValue) throws(ConfigValueProblem) in
+                guard case .string(let s) = raw else { throw ConfigValueProblem("expected a string") }
+                do { config[keyPath: path] = try HostPort(parsing: s) } catch { throw ConfigValueProblem("\(error)") }
+            },
+            read: { .string($0[keyPath: path].description) })
+    }
+
+    static func optionalHostPort(
+        _ section: String, _ key: String, _ path: WritableKeyPath<NodeConfig, HostPort?> & Sendable,
+        doc: String
+    ) -> ConfigKeyDoc {
+        ConfigKeyDoc(
+            section: section, key: key, type: "host:port, or empty", defaultValue: .string(""), doc: doc, kind: .string,
+            assign: { (config: inout NodeConfig, raw: ConfigValue) throws(ConfigValueProblem) in
+                guard case .string(let s) = raw else { throw ConfigValueProblem("expected a string") }
+                if s.isEmpty {
+                    config[keyPath: path] = nil
+                } else {
+                    do { config[keyPath: path] = try HostPort(parsing: s) } catch {
+                        throw ConfigValueProblem("\(error)")
+                    }
+                }
+            },
+            read: { .string($0[keyPath: path]?.description ?? "") })
+    }
+
+    static func integer(
+        _ section: String, _ key: String, _ path: WritableKeyPath<NodeConfig, Int> & Sendable,
+        default value: Int, range: ClosedRange<Int>, unit: String, doc: String
+    ) -> ConfigKeyDoc {
+        ConfigKeyDoc(
+            section: section, key: key, type: "integer, \(unit), \(range.lowerBound)-\(range.upperBound)",
+            defaultValue: .integer(value), doc: doc, kind: .integer,
+            assign: { (config: inout NodeConfig, raw: ConfigValue) throws(ConfigValueProblem) in
+                guard case .integer(let i) = raw else { throw ConfigValueProblem("expected an integer") }
+                guard range.contains(i) else {
+                    throw ConfigValueProblem("\(i) is out of range \(range.lowerBound)-\(range.upperBound)")
+                }
+                config[keyPath: path] = i
+            },
+            read: { .integer($0[keyPath: path]) })
+    }
+
+    static func choice<E: RawRepresentable & CaseIterable & Sendable>(
+        _ section: String, _ key: String, _ path: WritableKeyPath<NodeConfig, E> & Sendable,
+        default value: E, doc: String
+    ) -> ConfigKeyDoc where E.RawValue == String {
+        let names = E.allCases.map(\.rawValue)
+        return ConfigKeyDoc(
+            section: section, key: key, type: "one of: " + names.joined(separator: ", "),
+            defaultValue: .string(value.rawValue), doc: doc, kind: .string,
+            assign: { (config: inout NodeConfig, raw: ConfigValue) throws(ConfigValueProblem) in
+                guard case .string(let s) = raw else { throw ConfigValueProblem("expected a string") }
+                guard let v = E(rawValue: s) else {
+                    throw ConfigValueProblem("\(JSONValue.quoted(s)) is not one of: \(names.joined(separator: ", "))")
+                }
+                config[keyPath: path] = v
+            },
+            read: { .string($0[keyPath: path].rawValue) })
+    }
+
+    static func name(
+        _ section: String, _ key: String, _ path: WritableKeyPath<NodeConfig, String> & Sendable,
+        default value: String, doc: String
+    ) -> ConfigKeyDoc {
+        ConfigKeyDoc(
+            section: section, key: key, type: "string, 1-64 printable characters", defaultValue: .string(value),
+            doc: doc, kind: .string,
+            assign: { (config: inout NodeConfig, raw: ConfigValue) throws(ConfigValueProblem) in
+                guard case .string(let s) = raw else { throw ConfigValueProblem("expected a string") }
+                if let problem = ConfigKeys.monikerProblem(s) { throw ConfigValueProblem(problem) }
+                config[keyPath: path] = s
+            },
+            read: { .string($0[keyPath: path]) })
+    }
+
+    static func peers(
+        _ section: String, _ key: String, _ path: WritableKeyPath<NodeConfig, [PeerAddress]> & Sendable, doc: String
+    ) -> ConfigKeyDoc {
+        ConfigKeyDoc(
+            section: section, key: key, type: "array of \"0xADDRESS@host:port\"", defaultValue: .strings([]),
+            doc: doc, kind: .strings,
+            assign: { (config: inout NodeConfig, raw: ConfigValue) throws(ConfigValueProblem) in
+                guard case .strings(let items) = raw else { throw ConfigValueProblem("expected an array of strings") }
+                var peers = [PeerAddress]()
+                var problems = [String]()
+                for item in items {
+                    do throws(ConfigValueProblem) {
+                        peers.append(try PeerAddress(parsing: item))
+                    } catch {
+                        problems.append(error.message)
+                    }
+                }
+                guard problems.isEmpty else { throw ConfigValueProblem(problems.joined(separator: "; ")) }
+                config[keyPath: path] = peers
+            },
+            read: { .strings($0[keyPath: path].map(\.description)) })
+    }
+}
+
+// MARK: - The table
+
+/// The single source of truth for `config/node.toml`.
+public enum ConfigKeys {
+    static let maxMs = 86_400_000
+
+    public static let sections: [ConfigSectionDoc] = [
+        ConfigSectionDoc(name: "node", doc: "Identity and logging, shared by all six services."),
+        ConfigSectionDoc(name: "consensus", doc: "consensus-manager: BFT consensus, peers, the public HTTP API."),
+        ConfigSectionDoc(name: "tss", doc: "tss-signer: threshold signing; its p2p listener carries MPC rounds."),
+        ConfigSectionDoc(name: "inbox", doc: "inbox-listener: watches inbox contracts on client chains."),
+        ConfigSectionDoc(name: "sandbox", doc: "sandbox-executor: runs requested containers in isolation."),
+        ConfigSectionDoc(name: "bridge", doc: "bridge-adapter: L1 staking events and L2 head watching."),
+        ConfigSectionDoc(name: "batch", doc: "batch-proposer: L2 batches submitted to L1 under the threshold key."),
+        ConfigSectionDoc(name: "local", doc: "How the local services reach their consensus-manager."),
+        ConfigSectionDoc(name: "rpc", doc: "Limits of the framed RPC protocol, for every connection."),
+    ]
+
+    public static let all: [ConfigKeyDoc] = [
+        // [node]
+        .name(
+            "node", "moniker", \.node.moniker, default: "validator",
+            doc: "Human-readable name of this node, shown in logs, /status and the genesis validator list."),
+        .choice(
+            "node", "log_level", \.node.logLevel, default: Logger.Level.info,
+            doc: "Least severe log level that is written."),
+        .choice(
+            "node", "log_format", \.node.logFormat, default: LogFormat.json,
+            doc: "Log line format on standard error: json (one object per line) or text."),
+
+        // [consensus]
+        .hostPort(
+            "consensus", "p2p_listen", \.consensus.p2pListen, default: "127.0.0.1:26656",
+            doc:
+                "Where the consensus-manager accepts other validators' connections. Use 0.0.0.0:26656 to accept them from other hosts."
+        ),
+        .hostPort(
+            "consensus", "http_listen", \.consensus.httpListen, default: "127.0.0.1:26657",
+            doc: "Public HTTP API and /healthz, /readyz, /metrics, /status of the consensus-manager."),
+        .hostPort(
+            "consensus", "rpc_listen", \.consensus.rpcListen, default: "127.0.0.1:26658",
+            doc:
+                "Framed RPC listener that the local services connect to. Keep it on loopback unless the services run on other hosts."
+        ),
+        .peers(
+            "consensus", "persistent_peers", \.consensus.persistentPeers,
+            doc:
+                "Validators to keep connected to, as \"0xVALIDATORADDRESS@host:port\" (their consensus.p2p_listen). In the environment: comma-separated."
+        ),
+        .integer(
+            "consensus", "dial_backoff_min_ms", \.consensus.dialBackoffMinMs, default: 500, range: 1...maxMs,
+            unit: "milliseconds",
+            doc: "First delay before redialing a lost peer; it doubles (with jitter) up to dial_backoff_max_ms."),
+        .integer(
+            "consensus", "dial_backoff_max_ms", \.consensus.dialBackoffMaxMs, default: 30_000, range: 1...maxMs,
+            unit: "milliseconds", doc: "Longest delay between redials of a peer."),
+        .integer(
+            "consensus", "peer_ping_interval_ms", \.consensus.peerPingIntervalMs, default: 10_000,
+            range: 1...maxMs, unit: "milliseconds", doc: "How often an idle peer connection is pinged."),
+        .integer(
+            "consensus", "peer_timeout_ms", \.consensus.peerTimeoutMs, default: 30_000, range: 1...maxMs,
+            unit: "milliseconds",
+            doc: "A peer silent for this long is disconnected (must exceed peer_ping_interval_ms)."),
+
+        // [tss]
+        .hostPort(
+            "tss", "p2p_listen", \.tss.p2pListen, default: "127.0.0.1:26659",
+            doc: "Where the tss-signer accepts other validators' MPC connections."),
+        .hostPort(
+            "tss", "rpc_listen", \.tss.rpcListen, default: "127.0.0.1:26660",
+            doc: "Framed RPC listener of the tss-signer (the local consensus-manager authorizes sessions here)."),
+        .hostPort(
+            "tss", "http_listen", \.tss.httpListen, default: "127.0.0.1:26661",
+            doc: "/healthz, /readyz, /metrics, /status of the tss-signer."),
+
+        // [inbox]
+        .hostPort(
+            "inbox", "rpc_listen", \.inbox.rpcListen, default: "127.0.0.1:26662",
+            doc: "Framed RPC listener of the inbox-listener."),
+        .hostPort(
+            "inbox", "http_listen", \.inbox.httpListen, default: "127.0.0.1:26663",
+            doc: "/healthz, /readyz, /metrics, /status of the inbox-listener."),
+
+        // [sandbox]
+        .hostPort(
+            "sandbox", "rpc_listen", \.sandbox.rpcListen, default: "127.0.0.1:26664",
+            doc: "Framed RPC listener of the sandbox-executor."),
+        .hostPort(
+            "sandbox", "http_listen", \.sandbox.httpListen, default: "127.0.0.1:26665",
+            doc: "/healthz, /readyz, /metrics, /status of the sandbox-executor."),
+
+        // [bridge]
+        .hostPort(
+            "bridge", "rpc_listen", \.bridge.rpcListen, default: "127.0.0.1:26666",
+            doc: "Framed RPC listener of the bridge-adapter."),
+        .hostPort(
+            "bridge", "http_listen", \.bridge.httpListen, default: "127.0.0.1:26667",
+            doc: "/healthz, /readyz, /metrics, /status of the bridge-adapter."),
+
+        // [batch]
+        .hostPort(
+            "batch", "rpc_listen", \.batch.rpcListen, default: "127.0.0.1:26668",
+            doc: "Framed RPC listener of the batch-proposer."),
+        .hostPort(
+            "batch", "http_listen", \.batch.httpListen, default: "127.0.0.1:26669",
+            doc: "/healthz, /readyz, /metrics, /status of the batch-proposer."),
+
+        // [local]
+        .optionalHostPort(
+            "local", "consensus_rpc", \.local.consensusRPCOverride,
+            doc:
+                "Where the local services dial their consensus-manager. Empty: consensus.rpc_listen (a 0.0.0.0 or :: host becomes loopback)."
+        ),
+        .integer(
+            "local", "heartbeat_interval_ms", \.local.heartbeatIntervalMs, default: 5_000, range: 1...maxMs,
+            unit: "milliseconds", doc: "How often a local service reports liveness to the consensus-manager."),
+        .integer(
+            "local", "service_timeout_ms", \.local.serviceTimeoutMs, default: 15_000, range: 1...maxMs,
+            unit: "milliseconds",
+            doc: "Deadline of local RPC calls, and how long without a heartbeat before a service counts as down."),
+
+        // [rpc]
+        .integer(
+            "rpc", "max_frame_bytes", \.rpc.maxFrameBytes, default: 16 << 20, range: 1024...(1 << 30),
+            unit: "bytes",
+            doc: "Largest frame accepted on any framed RPC or p2p connection; larger ones are rejected at the header."),
+    ]
+
+    /// The key named `section.key`, if any.
+    public static func entry(named name: String) -> ConfigKeyDoc? {
+        all.first { $0.name == name }
+    }
+
+    static func monikerProblem(_ s: String) -> String? {
+        if s.isEmpty { return "must not be empty" }
+        if s.count > 64 { return "longer than 64 characters" }
+        if s.unicodeScalars.contains(where: { $0.value < 0x20 || $0.value == 0x7f }) {
+            return "contains control characters"
+        }
+        return nil
+    }
+
+    /// A Markdown table of every key (for the README).
+    public static var docs: String {
+        var lines = [
+            "| Key | Type | Default | Environment | Description |",
+            "|---|---|---|---|---|",
+        ]
+        for entry in all {
+            let cells = [
+                "`\(entry.name)`", entry.type, "`\(entry.defaultText)`", "`\(entry.envVar)`", entry.doc,
+            ].map { $0.replacingPipes() }
+            lines.append("| " + cells.joined(separator: " | ") + " |")
+        }
+        return lines.joined(separator: "\n") + "\n"
+    }
+
+    /// The default `config/node.toml`, with comments.
+    public static var defaultTOML: String { NodeConfig.defaults.renderTOML() }
+}
+
+extension String {
+    fileprivate func replacingPipes() -> String {
+        split(separator: "|", omittingEmptySubsequences: false).joined(separator: "\\|")
+    }
+}
