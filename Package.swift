@@ -25,7 +25,10 @@ func service(_ name: String, exe: String, folder: String, extra: [Target.Depende
         ),
         .executableTarget(
             name: exe,
-            dependencies: [.init(stringLiteral: name), "NodeKit"],
+            dependencies: [
+                .init(stringLiteral: name), "NodeKit", "ServiceKit",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ],
             path: "Services/\(folder)/Main",
             swiftSettings: strict
         ),
@@ -71,6 +74,9 @@ let package = Package(
                 swiftSettings: strict),
         .target(name: "LevelDB", dependencies: ["CLevelDB"], path: "Shared/LevelDB", swiftSettings: strict),
         .target(name: "HTTPFetch", dependencies: ["CCurl"], path: "Shared/HTTPFetch", swiftSettings: strict),
+        // Pure math for threshold ECDSA (issue 3): Paillier, ring-Pedersen, Fiat–Shamir transcript.
+        .target(name: "MPCMath", dependencies: ["CryptoPrimitives", "Secp256k1"], path: "Shared/MPCMath",
+                swiftSettings: strict),
 
         // MARK: Protocol (DESIGN §3)
         // Wire is pure Swift with no dependencies: codec, frames, messages, envelopes. The fuzzer
@@ -98,7 +104,7 @@ let package = Package(
 
         // MARK: Services
         // Every non-consensus service: dial, register with and heartbeat to the local consensus-manager.
-        .target(name: "ServiceKit", dependencies: ["NodeKit", "Wire", "RPC", "LevelDB"] + nio, path: "Shared/ServiceKit",
+        .target(name: "ServiceKit", dependencies: ["NodeKit", "Wire", "RPC", "LevelDB", "HTTPFetch", "Secp256k1", .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"), .product(name: "ArgumentParser", package: "swift-argument-parser"), .product(name: "Logging", package: "swift-log"), .product(name: "Metrics", package: "swift-metrics")] + nio, path: "Shared/ServiceKit",
                 swiftSettings: strict),
         .target(name: "ConsensusManagerCore", dependencies: ["Wire"], path: "Services/ConsensusManager/Core",
                 swiftSettings: strict),
@@ -119,6 +125,14 @@ let package = Package(
             dependencies: ["CryptoPrimitives", "Secp256k1", "LevelDB", "HTTPFetch", "TestSupport",
                            .product(name: "PropertyBased", package: "swift-property-based")],
             path: "Tests/SharedTests",
+            swiftSettings: strict
+        ),
+        .testTarget(
+            name: "MPCMathTests",
+            dependencies: ["MPCMath", "CryptoPrimitives", "Secp256k1",
+                           .product(name: "PropertyBased", package: "swift-property-based")],
+            path: "Tests/MPCMathTests",
+            resources: [.copy("Fixtures")],
             swiftSettings: strict
         ),
         .testTarget(

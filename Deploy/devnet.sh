@@ -9,13 +9,13 @@
 #   Deploy/devnet.sh stop NODE SERVICE       stop one process (SIGTERM)
 #   Deploy/devnet.sh url NODE SERVICE        print the service's HTTP base URL
 #
-# Environment: DEVNET_DIR (default: <repo>/.devnet), DEVNET_BASE_PORT (default: 36000),
+# Environment: DEVNET_DIR (default: <repo>/.devnet), DEVNET_BASE_PORT (default: 26600; keep below the ephemeral range),
 # DEVNET_BIN (default: the debug build's bin path), DEVNET_READY_TIMEOUT (seconds, default 120).
 set -euo pipefail
 
 REPO="$(cd "$(dirname "$0")/.." && pwd)"
 DIR="${DEVNET_DIR:-$REPO/.devnet}"
-BASE_PORT="${DEVNET_BASE_PORT:-36000}"
+BASE_PORT="${DEVNET_BASE_PORT:-26600}"
 READY_TIMEOUT="${DEVNET_READY_TIMEOUT:-120}"
 CHAIN_ID="${DEVNET_CHAIN_ID:-vn-devnet}"
 SERVICES=(consensus-manager tss-signer inbox-listener sandbox-executor bridge-adapter batch-proposer)
@@ -47,7 +47,14 @@ toml_get() {
 nodes() { ls -d "$DIR"/homes/node* 2>/dev/null | sort -V; }
 http_url() { echo "http://$(toml_get "$DIR/homes/$1/config/node.toml" "$(section_of "$2")" http_listen)"; }
 pidfile() { echo "$DIR/pids/$1-$2.pid"; }
-alive() { local f; f=$(pidfile "$1" "$2"); [ -f "$f" ] && kill -0 "$(cat "$f")" 2>/dev/null; }
+# A process is alive if it exists and is not a zombie (a killed process whose parent has not
+# reaped it yet still answers kill -0).
+pid_alive() {
+  local st
+  st=$(sed 's/.*) //' "/proc/$1/stat" 2>/dev/null | cut -d' ' -f1) || return 1
+  [ -n "$st" ] && [ "$st" != Z ] && [ "$st" != X ]
+}
+alive() { local f; f=$(pidfile "$1" "$2"); [ -f "$f" ] && pid_alive "$(cat "$f")"; }
 
 start_one() {
   local node="$1" svc="$2" bin
@@ -58,7 +65,9 @@ start_one() {
   [ -x "$bin" ] || die "missing binary $bin (run: make build)"
   mkdir -p "$DIR/logs" "$DIR/pids"
   # setsid: the process survives this shell; its pid is recorded for `down`.
-  setsid "$bin" start --home "$DIR/homes/$node" >>"$DIR/logs/$node-$svc.log" 2>&1 < /dev/null &
+  # A devnet restarts processes by hand: redial peers within seconds, not the production 30 s.
+  VN_CONSENSUS_DIAL_BACKOFF_MAX_MS="${VN_CONSENSUS_DIAL_BACKOFF_MAX_MS:-3000}" \
+    setsid "$bin" start --home "$DIR/homes/$node" >>"$DIR/logs/$node-$svc.log" 2>&1 < /dev/null &
   echo $! > "$(pidfile "$node" "$svc")"
 }
 
@@ -67,10 +76,10 @@ stop_one() {
   f=$(pidfile "$node" "$svc")
   [ -f "$f" ] || return 0
   pid=$(cat "$f")
-  if kill -0 "$pid" 2>/dev/null; then
+  if pid_alive "$pid"; then
     kill -TERM "$pid" 2>/dev/null || true
-    for _ in $(seq 1 100); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
-    if kill -0 "$pid" 2>/dev/null; then
+    for _ in $(seq 1 100); do pid_alive "$pid" || break; sleep 0.1; done
+    if pid_alive "$pid"; then
       echo "devnet: $node $svc ignored SIGTERM for 10 s; sending SIGKILL" >&2
       kill -KILL "$pid" 2>/dev/null || true
     fi
@@ -126,7 +135,7 @@ cmd_up() {
   until "$bin/consensus-manager" testnet --validators "$n" --output "$DIR/homes" --chain-id "$CHAIN_ID" \
       --host 127.0.0.1 --base-port "$base" --force > "$DIR/logs/testnet.log" 2>&1; do
     tries=$((tries + 1)); [ $tries -lt 20 ] || { cat "$DIR/logs/testnet.log" >&2; die "no free port range found"; }
-    base=$((base + 1000))
+    base=$((base + 500)); [ $base -lt 32000 ] || base=20000
   done
   for home in $(nodes); do
     for svc in "${SERVICES[@]}"; do start_one "$(basename "$home")" "$svc"; done

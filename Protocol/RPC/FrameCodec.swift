@@ -15,8 +15,7 @@ public struct FrameByteDecoder: ByteToMessageDecoder {
     }
 
     public mutating func decode(context: ChannelHandlerContext, buffer: inout ByteBuffer) throws -> DecodingState {
-        guard let (frame, consumed) = try Self.parse(&buffer, maxFrameSize: maxFrameSize) else { return .needMoreData }
-        _ = consumed
+        guard let (frame, _) = try Self.parse(&buffer, maxFrameSize: maxFrameSize) else { return .needMoreData }
         context.fireChannelRead(Self.wrapInboundOut(frame))
         return .continue
     }

@@ -41,18 +41,22 @@ public final class RPCServer: Sendable {
         /// Cap on a frame's length field, both directions.
         public var maxFrameSize: Int
         public var maxConcurrentCallsPerConnection: Int
+        /// Connections beyond this are closed as soon as they are accepted.
+        public var maxConnections: Int
         /// Upper bound on any call's deadline, also applied to calls that carry none.
         public var maxTimeout: TimeAmount?
         public var backlog: Int32
 
         public init(
             host: String = "127.0.0.1", port: Int = 0, maxFrameSize: Int = FrameLayout.defaultMaxFrameSize,
-            maxConcurrentCallsPerConnection: Int = 1024, maxTimeout: TimeAmount? = nil, backlog: Int32 = 256
+            maxConcurrentCallsPerConnection: Int = 1024, maxConnections: Int = 1024, maxTimeout: TimeAmount? = nil,
+            backlog: Int32 = 256
         ) {
             self.host = host
             self.port = port
             self.maxFrameSize = maxFrameSize
             self.maxConcurrentCallsPerConnection = maxConcurrentCallsPerConnection
+            self.maxConnections = maxConnections
             self.maxTimeout = maxTimeout
             self.backlog = backlog
         }
@@ -210,7 +214,7 @@ public final class RPCServer: Sendable {
                 channel.eventLoop.makeCompletedFuture {
                     let id = ConnectionID(rawValue: counters.nextConnectionID.wrappingAdd(1, ordering: .relaxed).oldValue)
                     let handler = ServerConnectionHandler(
-                        connectionID: id, handlers: handlers, configuration: configuration,
+                        connectionID: id, eventLoop: channel.eventLoop, handlers: handlers, configuration: configuration,
                         logger: logger, counters: counters)
                     try channel.pipeline.syncOperations.addHandler(
                         ByteToMessageHandler(FrameByteDecoder(maxFrameSize: configuration.maxFrameSize)))
@@ -238,7 +242,7 @@ public final class RPCServer: Sendable {
     private func connectionOpened(_ id: ConnectionID, _ channel: any Channel) {
         counters.connectionsAccepted.wrappingAdd(1, ordering: .relaxed)
         let (accept, opened) = state.withLock { s -> (Bool, (@Sendable (ConnectionID, SocketAddress?) -> Void)?) in
-            guard !s.shuttingDown else { return (false, nil) }
+            guard !s.shuttingDown, s.connections.count < configuration.maxConnections else { return (false, nil) }
             s.connections[id] = channel
             return (true, s.onConnectionOpened)
         }
@@ -256,9 +260,10 @@ public final class RPCServer: Sendable {
         opened?(id, channel.remoteAddress)
     }
 
-    /// Stops accepting, closes every connection (their in-flight handlers are cancelled) and
-    /// waits until they are closed.
-    public func shutdown() async {
+    /// Stops accepting, closes every connection, cancels their in-flight handlers and waits until
+    /// the connections are closed and the handlers' tasks have returned (at most `gracePeriod`
+    /// for handlers that ignore cancellation). Call it before shutting down the event loop group.
+    public func shutdown(gracePeriod: Duration = .seconds(5)) async {
         let (server, children) = state.withLock { s in
             s.shuttingDown = true
             return (s.serverChannel, Array(s.connections.values))
@@ -267,6 +272,13 @@ public final class RPCServer: Sendable {
         for child in children { child.close(promise: nil) }
         for child in children { try? await child.closeFuture.get() }
         state.withLock { $0.serverChannel = nil }
+        let deadline = ContinuousClock.now + gracePeriod
+        while counters.runningTasks.load(ordering: .acquiring) > 0, ContinuousClock.now < deadline {
+            try? await Task.sleep(for: .milliseconds(2))
+        }
+        if counters.runningTasks.load(ordering: .acquiring) > 0 {
+            logger.warning("handlers still running after shutdown grace period")
+        }
     }
 }
 
@@ -275,6 +287,8 @@ final class ServerCounters: Sendable {
     let connectionsAccepted = Atomic<UInt64>(0)
     let calls = Atomic<UInt64>(0)
     let protocolErrors = Atomic<UInt64>(0)
+    /// Handler tasks not yet finished (shutdown waits for them).
+    let runningTasks = Atomic<Int>(0)
 }
 
 /// Sends the items of a server-streaming call. Each `send` completes once the item was written

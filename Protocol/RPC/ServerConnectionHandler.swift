@@ -14,11 +14,21 @@ final class ServerConnectionHandler: ChannelInboundHandler {
         let deadline: NIODeadline?
         var task: Task<Void, Never>?
         var timer: Scheduled<Void>?
+        /// A stream item being written; failed if the call ends first, so a handler blocked on a
+        /// peer that does not read is released by cancel, deadline or close.
+        var pendingSend: EventLoopPromise<Void>?
+
+        func end() {
+            timer?.cancel()
+            task?.cancel()
+            pendingSend?.fail(RPCError(.cancelled, "call ended"))
+        }
     }
 
     private enum State { case open, closing, closed }
 
     let connectionID: ConnectionID
+    private let eventLoop: any EventLoop
     private let handlers: [UInt16: RPCHandlerEntry]
     private let configuration: RPCServer.Configuration
     private let logger: Logger
@@ -33,10 +43,11 @@ final class ServerConnectionHandler: ChannelInboundHandler {
     private var needsFlush = false
 
     init(
-        connectionID: ConnectionID, handlers: [UInt16: RPCHandlerEntry], configuration: RPCServer.Configuration,
-        logger: Logger, counters: ServerCounters
+        connectionID: ConnectionID, eventLoop: any EventLoop, handlers: [UInt16: RPCHandlerEntry],
+        configuration: RPCServer.Configuration, logger: Logger, counters: ServerCounters
     ) {
         self.connectionID = connectionID
+        self.eventLoop = eventLoop
         self.handlers = handlers
         self.configuration = configuration
         var logger = logger
@@ -147,18 +158,23 @@ final class ServerConnectionHandler: ChannelInboundHandler {
 
         case .unary(let handler):
             guard let token = admitCall(callID: callID, method: frame.method, deadline: deadline) else { return }
+            let counters = counters
+            counters.runningTasks.wrappingAdd(1, ordering: .relaxed)
             let task = Task {
                 let result: Result<[UInt8], any Error>
                 do { result = .success(try await handler(message, rpcContext)) } catch { result = .failure(error) }
                 loopBound.eventLoop.execute {
                     loopBound.value.finishCall(callID: callID, token: token, result: result)
                 }
+                counters.runningTasks.wrappingSubtract(1, ordering: .releasing)
             }
             calls[callID]?.task = task
 
         case .stream(let handler):
             guard let token = admitCall(callID: callID, method: frame.method, deadline: deadline) else { return }
             let writer = RPCStreamWriter(connection: loopBound, callID: callID, token: token)
+            let counters = counters
+            counters.runningTasks.wrappingAdd(1, ordering: .relaxed)
             let task = Task {
                 let result: Result<[UInt8], any Error>
                 do {
@@ -170,6 +186,7 @@ final class ServerConnectionHandler: ChannelInboundHandler {
                 loopBound.eventLoop.execute {
                     loopBound.value.finishCall(callID: callID, token: token, result: result, streamEnd: true)
                 }
+                counters.runningTasks.wrappingSubtract(1, ordering: .releasing)
             }
             calls[callID]?.task = task
         }
@@ -195,14 +212,13 @@ final class ServerConnectionHandler: ChannelInboundHandler {
 
     private func handleCancel(_ callID: UInt64) {
         guard let call = calls.removeValue(forKey: callID) else { return }  // finished already
-        call.timer?.cancel()
-        call.task?.cancel()
+        call.end()
     }
 
     private func deadlineFired(callID: UInt64, token: UInt64) {
         guard let call = calls[callID], call.token == token else { return }
         calls[callID] = nil
-        call.task?.cancel()
+        call.end()
         writeError(callID: callID, method: call.method, RPCError(.deadlineExceeded, "deadline exceeded"))
         flushNow()
     }
@@ -223,26 +239,28 @@ final class ServerConnectionHandler: ChannelInboundHandler {
 
     /// A streaming handler sent an item (on the event loop).
     func sendStreamItem(callID: UInt64, token: UInt64, item: [UInt8]) -> EventLoopFuture<Void> {
-        guard let context else {
-            return loopBound!.eventLoop.makeFailedFuture(RPCError(.cancelled, "connection closed"))
-        }
-        guard state == .open, let call = calls[callID], call.token == token else {
-            return context.eventLoop.makeFailedFuture(RPCError(.cancelled, "call ended"))
+        // May run after the connection closed (the handler's task outlives it): no context then.
+        guard state == .open, let context, let call = calls[callID], call.token == token else {
+            return eventLoop.makeFailedFuture(RPCError(.cancelled, "call ended"))
         }
         guard FrameLayout.headerSize + item.count <= configuration.maxFrameSize else {
-            return context.eventLoop.makeFailedFuture(RPCError(.resourceExhausted, "stream item larger than the frame limit"))
+            return eventLoop.makeFailedFuture(RPCError(.resourceExhausted, "stream item larger than the frame limit"))
         }
-        return context.writeAndFlush(wrapOutboundOut(Frame(kind: .streamItem, callID: callID, method: call.method, payload: item)))
+        let sent = context.eventLoop.makePromise(of: Void.self)
+        calls[callID]?.pendingSend = sent
+        let written = context.writeAndFlush(wrapOutboundOut(Frame(kind: .streamItem, callID: callID, method: call.method, payload: item)))
+        written.assumeIsolated().whenComplete { [self] result in
+            if calls[callID]?.token == token { calls[callID]?.pendingSend = nil }
+            sent.completeWith(result)
+        }
+        return sent.futureResult
     }
 
     private func cancelAllCalls() {
         guard !calls.isEmpty else { return }
         let all = calls
         calls = [:]
-        for call in all.values {
-            call.timer?.cancel()
-            call.task?.cancel()
-        }
+        for call in all.values { call.end() }
     }
 
     // MARK: Writing

@@ -82,6 +82,7 @@ public struct WireReader: Sendable {
     /// `count` raw bytes (a fixed-length field).
     @inlinable
     public mutating func readFixedBytes(count: Int) throws(WireError) -> [UInt8] {
+        guard count >= 0 else { throw .invalidValue("negative length \(count)") }
         try need(count)
         defer { position &+= count }
         return Array(bytes[position..<(position + count)])

@@ -129,8 +129,20 @@ public enum FileIO {
         if overwrite {
             guard rename(tmp, path) == 0 else { throw FileIOError(path: path, operation: "rename into", errno: errno) }
         } else {
-            guard link(tmp, path) == 0 else { throw FileIOError(path: path, operation: "create", errno: errno) }
-            unlink(tmp)
+            if link(tmp, path) != 0 {
+                let e = errno
+                // File systems without hard links: fall back to check-then-rename (not race-free
+                // against a concurrent writer, but never clobbers a file that already exists).
+                guard e == EPERM || e == ENOTSUP || e == EOPNOTSUPP || e == EMLINK else {
+                    throw FileIOError(path: path, operation: "create", errno: e)
+                }
+                guard !exists(path) else { throw FileIOError(path: path, operation: "create", errno: EEXIST) }
+                guard rename(tmp, path) == 0 else {
+                    throw FileIOError(path: path, operation: "rename into", errno: errno)
+                }
+            } else {
+                unlink(tmp)
+            }
         }
         ok = true
         syncDirectory(dir.isEmpty ? "." : dir)

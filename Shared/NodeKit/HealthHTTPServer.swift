@@ -4,6 +4,7 @@ import NIOHTTP1
 import NIOPosix
 import ServiceLifecycle
 import Synchronization
+import Wire
 
 // MARK: - Readiness
 
@@ -229,6 +230,17 @@ public final class HealthHTTPServer: Service, Sendable, CustomStringConvertible 
         self.configuration = configuration
         self.logger = logger
         self.group = eventLoopGroup
+    }
+
+    /// The endpoints of `service` on its `http_listen` address from `config`.
+    public convenience init(
+        service: ServiceKind, config: NodeConfig, readinessChecks: [ReadinessCheck] = [],
+        status: @escaping @Sendable () async -> [String: JSONValue] = { [:] }, logger: Logger
+    ) {
+        self.init(
+            configuration: Configuration(
+                listen: config.listen(service).httpListen, readinessChecks: readinessChecks, status: status),
+            logger: logger)
     }
 
     public var description: String { "HealthHTTPServer(\(configuration.listen))" }

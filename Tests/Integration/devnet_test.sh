@@ -9,7 +9,7 @@
 set -uo pipefail
 REPO="$(cd "$(dirname "$0")/../.." && pwd)"
 export DEVNET_DIR="$(mktemp -d /tmp/vn-devnet-test.XXXXXX)"
-export DEVNET_BASE_PORT="${DEVNET_BASE_PORT:-$(( 40000 + RANDOM % 15000 ))}"
+export DEVNET_BASE_PORT="${DEVNET_BASE_PORT:-$(( 20000 + RANDOM % 10000 ))}"
 DEVNET="$REPO/Deploy/devnet.sh"
 SERVICES=(consensus-manager tss-signer inbox-listener sandbox-executor bridge-adapter batch-proposer)
 passed=0; failed=0
@@ -22,6 +22,10 @@ cleanup() {
 }
 trap cleanup EXIT
 
+pid_alive() {  # exists and is not a zombie
+  local st; st=$(sed 's/.*) //' "/proc/$1/stat" 2>/dev/null | cut -d' ' -f1) || return 1
+  [ -n "$st" ] && [ "$st" != Z ] && [ "$st" != X ]
+}
 ok() { echo "PASS: $*"; passed=$((passed + 1)); }
 bad() { echo "FAIL: $*"; failed=$((failed + 1)); }
 check() { local what="$1"; shift; if "$@"; then ok "$what"; else bad "$what"; fi; }
@@ -46,7 +50,7 @@ peers = [p for p in s["peers"] if p["connected"]]
 local = {l["service"] for l in s["local_services"] if l["connected"]}
 want = {"tss-signer", "inbox-listener", "sandbox-executor", "bridge-adapter", "batch-proposer"}
 ok = len(s["peers"]) == 3 and len(peers) == 3 and local == want
-if not ok: print("status:", json.dumps(s)[:2000], file=sys.stderr)
+if not ok: print("status:", json.dumps(s)[:3000], file=sys.stderr)
 sys.exit(0 if ok else 1)'
 }
 
@@ -57,7 +61,7 @@ ok "devnet up 4: every /readyz green"
 
 procs=$(ls "$DEVNET_DIR"/pids/*.pid | wc -l)
 check "24 processes started" [ "$procs" -eq 24 ]
-alive=0; for f in "$DEVNET_DIR"/pids/*.pid; do kill -0 "$(cat "$f")" 2>/dev/null && alive=$((alive + 1)); done
+alive=0; for f in "$DEVNET_DIR"/pids/*.pid; do pid_alive "$(cat "$f")" && alive=$((alive + 1)); done
 check "24 processes alive" [ "$alive" -eq 24 ]
 
 all200=true
@@ -70,7 +74,8 @@ check "every /healthz and /readyz answers 200" $all200
 # Peers connect with backoff: give the mesh a few seconds to settle.
 for i in 0 1 2 3; do
   settled=false
-  for _ in $(seq 1 50); do status_ok node$i && { settled=true; break; }; sleep 0.2; done
+  for _ in $(seq 1 75); do status_ok node$i 2>/dev/null && { settled=true; break; }; sleep 0.2; done
+  $settled || status_ok node$i
   check "node$i /status: 3 peers and 5 local services connected" $settled
 done
 
@@ -93,13 +98,14 @@ check "restarted consensus-manager: node2 batch-proposer /readyz green again" \
 check "restarted consensus-manager: its /readyz green again" \
   wait_code "$(url node2 consensus-manager)/readyz" 200 30
 settled=false
-for _ in $(seq 1 100); do status_ok node2 && { settled=true; break; }; sleep 0.2; done
+for _ in $(seq 1 150); do status_ok node2 2>/dev/null && { settled=true; break; }; sleep 0.2; done
+$settled || status_ok node2
 check "restarted consensus-manager reconnected to 3 peers and 5 local services" $settled
 
 ports=$(grep -hEo '127\.0\.0\.1:[0-9]+' "$DEVNET_DIR"/homes/node*/config/node.toml | cut -d: -f2 | sort -u)
 pids=$(cat "$DEVNET_DIR"/pids/*.pid)
 check "devnet down" bash "$DEVNET" down
-left=0; for p in $pids; do kill -0 "$p" 2>/dev/null && left=$((left + 1)); done
+left=0; for p in $pids; do pid_alive "$p" && left=$((left + 1)); done
 check "no process left after down" [ "$left" -eq 0 ]
 listening=0; for p in $ports; do ss -Hltn "sport = :$p" | grep -q . && listening=$((listening + 1)); done
 check "no listening port left after down" [ "$listening" -eq 0 ]

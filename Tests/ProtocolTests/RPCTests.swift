@@ -45,6 +45,7 @@ enum TestMethod {
     static let jitter: UInt16 = 0x7009
     static let whoAmI: UInt16 = 0x700a
     static let big: UInt16 = 0x700b
+    static let flood: UInt16 = 0x700c
 }
 
 struct Boom: Error {}
@@ -89,6 +90,21 @@ func makeServer(
         return w.bytes
     }
     server.registerSync(TestMethod.big) { request, _ in Array(repeating: 7, count: Int(request.first ?? 0) * 100) }
+    server.registerStream(TestMethod.flood) { _, _, writer in
+        let item = [UInt8](repeating: 1, count: 64 << 10)
+        do {
+            for _ in 0..<100_000 { try await writer.send(item) }
+        } catch {
+            events.record("send failed: \(error)")
+            // A handler that keeps going after its call ended must get errors, not crash the server.
+            do {
+                try await writer.send([1])
+            } catch {
+                events.record("send after end failed: \(error)")
+            }
+            throw error
+        }
+    }
     try await server.start()
     return server
 }
@@ -331,6 +347,41 @@ struct RPCTests {
             try await RPCClient.connect(host: "127.0.0.1", port: port, group: MultiThreadedEventLoopGroup.singleton)
         }
         #expect(error?.code == .unavailable)
+    }
+
+    @Test func streamHandlerBlockedOnANonReadingPeerIsReleasedByTheDeadline() async throws {
+        let events = Events()
+        let server = try await makeServer(events: events)
+        let raw = try await RawConnection.connect(port: server.port!, autoRead: false)
+        try await raw.send(FrameEncoder.encode(Frame(
+            kind: .request, callID: 1, method: TestMethod.flood, payload: RequestPayload.make(timeoutMs: 300, message: []))))
+        #expect(await events.next(within: .seconds(10)) == "send failed: cancelled: call ended")
+        #expect(await events.next() == "send after end failed: cancelled: call ended")
+        await server.shutdown()
+    }
+
+    @Test func streamHandlerOutlivingItsConnectionDoesNotCrash() async throws {
+        let events = Events()
+        let server = try await makeServer(events: events)
+        let raw = try await RawConnection.connect(port: server.port!, autoRead: false)
+        try await raw.send(FrameEncoder.encode(Frame(
+            kind: .request, callID: 1, method: TestMethod.flood, payload: RequestPayload.make(timeoutMs: 0, message: []))))
+        try await Task.sleep(for: .milliseconds(100))
+        try await raw.channel.close()
+        #expect(await events.next(within: .seconds(10)) == "send failed: cancelled: call ended")
+        #expect(await events.next() == "send after end failed: cancelled: call ended")
+        await server.shutdown()
+        #expect(server.connectionCount == 0)
+    }
+
+    @Test func connectionsBeyondTheLimitAreClosed() async throws {
+        let server = try await makeServer(RPCServer.Configuration(maxConnections: 1))
+        let first = try await connect(server)
+        #expect(try await first.call(method: TestMethod.echo, request: [1]) == [1])
+        let second = try await RawConnection.connect(port: server.port!)
+        #expect(try await second.waitForClose())
+        #expect(try await first.call(method: TestMethod.echo, request: [2]) == [2])
+        await server.shutdown()
     }
 
     @Test func pingFramesAreAnswered() async throws {

@@ -47,8 +47,10 @@ final class RawConnection: Sendable {
         self.collector = collector
     }
 
-    static func connect(port: Int) async throws -> RawConnection {
+    /// With `autoRead: false` nothing is read: the server's writes pile up in the socket buffers.
+    static func connect(port: Int, autoRead: Bool = true) async throws -> RawConnection {
         let channel = try await ClientBootstrap(group: MultiThreadedEventLoopGroup.singleton)
+            .channelOption(.autoRead, value: autoRead)
             .channelInitializer { channel in
                 channel.eventLoop.makeCompletedFuture { try channel.pipeline.syncOperations.addHandler(Collector()) }
             }

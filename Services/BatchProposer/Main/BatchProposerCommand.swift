@@ -1,0 +1,12 @@
+import ArgumentParser
+import ServiceKit
+import BatchProposer
+
+@main
+struct BatchProposerCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "batch-proposer",
+        abstract: "The batch-proposer service of a validator node.",
+        subcommands: [LocalStartCommand<BatchProposerService>.self, ProbeCommand<BatchProposerService>.self],
+        defaultSubcommand: LocalStartCommand<BatchProposerService>.self)
+}

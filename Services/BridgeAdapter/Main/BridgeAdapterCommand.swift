@@ -1,0 +1,12 @@
+import ArgumentParser
+import ServiceKit
+import BridgeAdapter
+
+@main
+struct BridgeAdapterCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "bridge-adapter",
+        abstract: "The bridge-adapter service of a validator node.",
+        subcommands: [LocalStartCommand<BridgeAdapterService>.self, ProbeCommand<BridgeAdapterService>.self],
+        defaultSubcommand: LocalStartCommand<BridgeAdapterService>.self)
+}

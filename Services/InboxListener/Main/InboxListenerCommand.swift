@@ -1,0 +1,12 @@
+import ArgumentParser
+import ServiceKit
+import InboxListener
+
+@main
+struct InboxListenerCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "inbox-listener",
+        abstract: "The inbox-listener service of a validator node.",
+        subcommands: [LocalStartCommand<InboxListenerService>.self, ProbeCommand<InboxListenerService>.self],
+        defaultSubcommand: LocalStartCommand<InboxListenerService>.self)
+}

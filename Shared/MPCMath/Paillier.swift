@@ -1,0 +1,248 @@
+import CryptoPrimitives
+
+// Paillier encryption (P. Paillier, "Public-Key Cryptosystems Based on Composite Degree
+// Residuosity Classes", EUROCRYPT 1999) with g = 1 + N, as used by GG20 §3 (MtA) and by CGGMP21
+// §3 (Definition 3.1: Paillier-Blum modulus N = pq, p ≡ q ≡ 3 mod 4).
+//
+//   Enc(m; r) = (1 + N)^m · r^N mod N² = (1 + m·N) · r^N mod N²   (binomial theorem: N² | N²·…)
+//   Dec(c)    = L(c^λ mod N²) · μ mod N, L(x) = (x − 1)/N           (Paillier 1999, Scheme 1)
+//   CRT Dec   = m_p, m_q from L_p(c^(p−1) mod p²)·h_p mod p, …      (Paillier 1999, §7)
+
+/// A Paillier public key: the modulus N (odd, at least `minimumModulusBits` bits) with N² and a
+/// cached Montgomery context for N² (every encryption and homomorphic operation uses it).
+///
+/// `init(n:)` only checks the shape of N. That N is a product of two large primes is established
+/// by the zero-knowledge proofs of the keygen (Π^mod, Π^fac), not here.
+public struct PaillierPublicKey: Sendable, Hashable, CustomStringConvertible {
+    public let n: BigNum
+    public let nSquared: BigNum
+    let nSquaredContext: MontgomeryContext
+    /// (N − 1)/2: the largest magnitude of a signed plaintext.
+    let halfN: BigNum
+
+    /// |N| ≥ 2048 bits (CGGMP21 §C, and the BitForge small-modulus fix).
+    public static let minimumModulusBits = 2048
+    /// Larger moduli are refused, to bound the work a peer can make us do.
+    public static let maximumModulusBits = 8192
+
+    public init(n: BigNum) throws {
+        guard !n.isNegative, n.isOdd else { throw MPCMathError.invalidKey("Paillier modulus must be odd and positive") }
+        guard n.bitLength >= Self.minimumModulusBits else {
+            throw MPCMathError.invalidKey("Paillier modulus has fewer than \(Self.minimumModulusBits) bits")
+        }
+        guard n.bitLength <= Self.maximumModulusBits else {
+            throw MPCMathError.invalidKey("Paillier modulus has more than \(Self.maximumModulusBits) bits")
+        }
+        let n = n.declassified()
+        self.n = n
+        nSquared = n * n
+        nSquaredContext = try MontgomeryContext(modulus: nSquared)
+        halfN = try n.shiftedRight(by: 1)
+    }
+
+    // MARK: Validation of peer values
+
+    /// `value` as a ciphertext of this key: 0 < c < N² and gcd(c, N) = 1, i.e. c ∈ Z*_{N²}.
+    public func validate(ciphertext value: BigNum) throws -> PaillierCiphertext {
+        guard !value.isNegative, !value.isZero, value < nSquared, value.gcd(n).isOne else {
+            throw MPCMathError.invalidCiphertext
+        }
+        return PaillierCiphertext(value: value.declassified())
+    }
+
+    /// Whether r ∈ Z*_N (0 < r < N, gcd(r, N) = 1).
+    public func isUnit(_ r: BigNum) -> Bool {
+        !r.isNegative && !r.isZero && r < n && r.gcd(n).isOne
+    }
+
+    /// A uniformly random element of Z*_N (rejection sampling; a non-unit draw would factor N).
+    public func randomUnit<R: RandomSource>(using rng: inout R) throws -> BigNum {
+        while true {
+            let r = try BigNum.random(below: n, using: &rng)
+            if isUnit(r) { return r }
+        }
+    }
+
+    // MARK: Encryption
+
+    /// Enc(m; r) = (1 + m·N) · r^N mod N² for 0 ≤ m < N and r ∈ Z*_N (both checked). The
+    /// r^N term runs on the cached Montgomery context in OpenSSL's constant-time ladder (r is
+    /// secret: it opens the ciphertext).
+    public func encrypt(_ m: BigNum, randomness r: BigNum) throws -> PaillierCiphertext {
+        guard !m.isNegative, m < n else { throw MPCMathError.plaintextOutOfRange }
+        guard isUnit(r) else { throw MPCMathError.invalidRandomness }
+        let rToN = try nSquaredContext.exp(r.withSecrecy(true), n)
+        // (1 + N)^m = 1 + m·N mod N² (binomial expansion; all higher terms carry N²).
+        let gToM = BigNum.one + m * n
+        let c = try nSquaredContext.mul(gToM, rToN)
+        return PaillierCiphertext(value: c.declassified())
+    }
+
+    /// Encrypts under fresh randomness r ← Z*_N and returns r too (the proofs need it).
+    public func encrypt<R: RandomSource>(_ m: BigNum, using rng: inout R) throws
+        -> (ciphertext: PaillierCiphertext, randomness: BigNum)
+    {
+        let r = try randomUnit(using: &rng)
+        return (try encrypt(m, randomness: r), r)
+    }
+
+    /// A signed plaintext |m| ≤ (N − 1)/2 encoded as m mod N (the MtA shares of GG20 §3 and the
+    /// ±2^ℓ ranges of CGGMP21 live there); `PaillierSecretKey.decryptSigned` undoes it.
+    public func encodeSigned(_ m: BigNum) throws -> BigNum {
+        guard m.magnitude <= halfN else { throw MPCMathError.plaintextOutOfRange }
+        return try m.mod(n)
+    }
+
+    public func encrypt(signed m: BigNum, randomness r: BigNum) throws -> PaillierCiphertext {
+        try encrypt(encodeSigned(m), randomness: r)
+    }
+
+    public func encrypt<R: RandomSource>(signed m: BigNum, using rng: inout R) throws
+        -> (ciphertext: PaillierCiphertext, randomness: BigNum)
+    {
+        try encrypt(encodeSigned(m), using: &rng)
+    }
+
+    // MARK: Homomorphic operations
+
+    /// Enc(m₁) ⊕ Enc(m₂) = c₁ · c₂ mod N² = Enc(m₁ + m₂ mod N).
+    public func add(_ a: PaillierCiphertext, _ b: PaillierCiphertext) throws -> PaillierCiphertext {
+        PaillierCiphertext(value: try nSquaredContext.mul(a.value, b.value).declassified())
+    }
+
+    /// k ⊙ Enc(m) = c^k mod N² = Enc(k·m mod N). k may be negative (via c⁻¹) and secret (Bob's
+    /// share in MtA): a secret k takes the constant-time ladder.
+    public func multiply(_ c: PaillierCiphertext, by k: BigNum) throws -> PaillierCiphertext {
+        let base = k.isNegative ? try c.value.modInverse(nSquared) : c.value
+        let e = k.magnitude
+        let result = k.isSecret ? try nSquaredContext.expConstantTime(base, e) : try nSquaredContext.exp(base, e)
+        return PaillierCiphertext(value: result.declassified())
+    }
+
+    /// Enc(m) ⊕ Enc(0; r) with fresh r: the same plaintext under new randomness.
+    public func rerandomize<R: RandomSource>(_ c: PaillierCiphertext, using rng: inout R) throws -> PaillierCiphertext {
+        try add(c, encrypt(.zero, using: &rng).ciphertext)
+    }
+
+    public static func == (a: PaillierPublicKey, b: PaillierPublicKey) -> Bool { a.n == b.n }
+    public func hash(into hasher: inout Hasher) { hasher.combine(n) }
+    public var description: String { "PaillierPublicKey(\(n.bitLength) bits)" }
+}
+
+/// A Paillier ciphertext, an element of Z*_{N²}: made by encryption and the homomorphic
+/// operations, or from a peer's integer by `PaillierPublicKey.validate(ciphertext:)`. It does not
+/// remember its key: use it with the key that validated it.
+public struct PaillierCiphertext: Sendable, Hashable, CustomStringConvertible {
+    public let value: BigNum
+
+    init(value: BigNum) { self.value = value }
+
+    public var description: String { "PaillierCiphertext(\(value.bitLength) bits)" }
+}
+
+/// A Paillier secret key from two safe primes p ≠ q of equal size (so N is a Paillier-Blum
+/// modulus, CGGMP21 Definition 3.1), with the CRT decryption constants precomputed:
+/// Montgomery contexts for p² and q², h_p = L_p(g^(p−1) mod p²)⁻¹ mod p (and h_q), and q⁻¹ mod p.
+///
+/// Every number here is a secret `BigNum` (constant-time flag, wiped when freed), so dropping the
+/// key zeroes all of it; the key prints as `<redacted>` and mirrors no children.
+public final class PaillierSecretKey: Sendable, CustomStringConvertible, CustomDebugStringConvertible,
+    CustomReflectable
+{
+    public let publicKey: PaillierPublicKey
+    let p: BigNum
+    let q: BigNum
+    let pMinusOne: BigNum
+    let qMinusOne: BigNum
+    let pSquared: MontgomeryContext
+    let qSquared: MontgomeryContext
+    let hp: BigNum
+    let hq: BigNum
+    let qInverseModP: BigNum
+
+    /// `validatingPrimes`: check that p and q are safe primes (four BN_check_prime runs, tens of
+    /// milliseconds at 1024 bits). Keys built from trusted storage or the test fixtures may skip it;
+    /// the cheap structural checks (odd, distinct, equal size, ≡ 3 mod 4, |N| ≥ 2048) always run.
+    public init(p: BigNum, q: BigNum, validatingPrimes: Bool = true) throws {
+        let p = p.withSecrecy(true)
+        let q = q.withSecrecy(true)
+        guard !p.isNegative, !q.isNegative, p.isOdd, q.isOdd, p != q else {
+            throw MPCMathError.invalidKey("Paillier primes must be distinct odd positive integers")
+        }
+        guard p.bitLength == q.bitLength else { throw MPCMathError.invalidKey("Paillier primes differ in size") }
+        // Blum: p ≡ q ≡ 3 (mod 4).
+        guard p.isBitSet(1), q.isBitSet(1) else { throw MPCMathError.invalidKey("Paillier primes must be ≡ 3 mod 4") }
+        if validatingPrimes {
+            guard p.isSafePrime, q.isSafePrime else { throw MPCMathError.invalidKey("Paillier primes must be safe primes") }
+        }
+        publicKey = try PaillierPublicKey(n: p * q)
+        self.p = p
+        self.q = q
+        pMinusOne = p - .one
+        qMinusOne = q - .one
+        pSquared = try MontgomeryContext(modulus: p * p)
+        qSquared = try MontgomeryContext(modulus: q * q)
+        // h_p = L_p(g^(p−1) mod p²)⁻¹ mod p with g = 1 + N (Paillier 1999, §7).
+        let g = publicKey.n + .one
+        hp = try Self.lFunction(pSquared.expConstantTime(g, pMinusOne), p).modInverse(p)
+        hq = try Self.lFunction(qSquared.expConstantTime(g, qMinusOne), q).modInverse(q)
+        qInverseModP = try q.modInverse(p)
+    }
+
+    /// A fresh key: two distinct safe primes of `modulusBits / 2` bits from OpenSSL (≈ 1 s each at
+    /// 1024 bits on average, with a long tail).
+    public static func generate(modulusBits: Int = PaillierPublicKey.minimumModulusBits) throws -> PaillierSecretKey {
+        guard modulusBits >= PaillierPublicKey.minimumModulusBits, modulusBits <= PaillierPublicKey.maximumModulusBits,
+            modulusBits % 2 == 0
+        else { throw MPCMathError.invalidParameter("Paillier modulus size") }
+        let p = try BigNum.generatePrime(bits: modulusBits / 2, safe: true)
+        var q = try BigNum.generatePrime(bits: modulusBits / 2, safe: true)
+        while q == p { q = try BigNum.generatePrime(bits: modulusBits / 2, safe: true) }
+        return try PaillierSecretKey(p: p, q: q, validatingPrimes: false)
+    }
+
+    /// The prime factors (secret; for the Π^mod / Π^fac provers and for sealed storage).
+    public var primes: (p: BigNum, q: BigNum) { (p, q) }
+
+    /// φ(N) = (p − 1)(q − 1) (secret).
+    public var phi: BigNum { pMinusOne * qMinusOne }
+
+    // MARK: Decryption
+
+    /// Dec(c) ∈ [0, N) by CRT (Paillier 1999, §7):
+    ///   m_p = L_p(c^(p−1) mod p²) · h_p mod p,  m_q likewise,
+    ///   m   = m_q + q · ((m_p − m_q) · q⁻¹ mod p).
+    /// The exponentiations use the constant-time ladder (secret exponents p − 1, q − 1).
+    public func decrypt(_ c: PaillierCiphertext) throws -> BigNum {
+        let mp = try Self.lFunction(pSquared.expConstantTime(c.value, pMinusOne), p).modMul(hp, p)
+        let mq = try Self.lFunction(qSquared.expConstantTime(c.value, qMinusOne), q).modMul(hq, q)
+        let h = try mp.modSub(mq, p).modMul(qInverseModP, p)
+        return mq + h * q
+    }
+
+    /// Dec(c) as a signed value in [−(N − 1)/2, (N − 1)/2] (inverse of `encodeSigned`).
+    public func decryptSigned(_ c: PaillierCiphertext) throws -> BigNum {
+        let m = try decrypt(c)
+        return m > publicKey.halfN ? m - publicKey.n : m
+    }
+
+    /// The textbook decryption m = L(c^λ mod N²) · μ mod N with λ = lcm(p − 1, q − 1) and
+    /// μ = L(g^λ mod N²)⁻¹ mod N (Paillier 1999, Scheme 1). About four times slower than
+    /// `decrypt`; kept as the reference the CRT path is tested against.
+    public func decryptTextbook(_ c: PaillierCiphertext) throws -> BigNum {
+        let n = publicKey.n
+        let nn = publicKey.nSquaredContext
+        let (lambda, _) = try phi.quotientAndRemainder(dividingBy: pMinusOne.gcd(qMinusOne))
+        let mu = try Self.lFunction(nn.expConstantTime(n + .one, lambda), n).modInverse(n)
+        return try Self.lFunction(nn.expConstantTime(c.value, lambda), n).modMul(mu, n)
+    }
+
+    /// L_d(x) = (x − 1) / d (exact for the arguments it is given).
+    static func lFunction(_ x: BigNum, _ d: BigNum) throws -> BigNum {
+        try (x - .one).quotientAndRemainder(dividingBy: d).quotient
+    }
+
+    public var description: String { "<redacted>" }
+    public var debugDescription: String { "PaillierSecretKey(<redacted>)" }
+    public var customMirror: Mirror { Mirror(self, children: [], displayStyle: .class) }
+}

@@ -1,0 +1,110 @@
+import CryptoPrimitives
+
+/// Ring-Pedersen parameters (Ñ, s, t) (CGGMP21 Definition 3.3; generated as in the auxiliary-info
+/// round, Fig. 6: τ ← Z*_Ñ, t = τ² mod Ñ, λ ← Z_φ(Ñ), s = t^λ mod Ñ). A commitment to x with
+/// randomness y is s^x · t^y mod Ñ; the range proofs of GG20/CGGMP21 verify equations in it.
+///
+/// `init(n:s:t:)` checks the shape only (odd Ñ of at least 2048 bits, s, t ∈ Z*_Ñ and not 0, 1);
+/// that s lies in ⟨t⟩ is what the prover shows with Π^prm, in the proof layer.
+public struct RingPedersenParameters: Sendable, Hashable, CustomStringConvertible {
+    public let n: BigNum
+    public let s: BigNum
+    public let t: BigNum
+    let context: MontgomeryContext
+
+    public static let minimumModulusBits = PaillierPublicKey.minimumModulusBits
+
+    public init(n: BigNum, s: BigNum, t: BigNum) throws {
+        guard !n.isNegative, n.isOdd else { throw MPCMathError.invalidKey("ring-Pedersen modulus must be odd and positive") }
+        guard n.bitLength >= Self.minimumModulusBits, n.bitLength <= PaillierPublicKey.maximumModulusBits else {
+            throw MPCMathError.invalidKey("ring-Pedersen modulus size out of range")
+        }
+        for x in [s, t] {
+            guard !x.isNegative, x < n, !x.isZero, !x.isOne, x.gcd(n).isOne else {
+                throw MPCMathError.invalidRingPedersenElement
+            }
+        }
+        guard s != t else { throw MPCMathError.invalidRingPedersenElement }
+        self.n = n.declassified()
+        self.s = s.declassified()
+        self.t = t.declassified()
+        context = try MontgomeryContext(modulus: self.n)
+    }
+
+    /// s^x · t^y mod Ñ; x and y may be negative (the signed responses of range proofs) and secret
+    /// (the prover's side), which selects the constant-time ladder.
+    public func commit(_ x: BigNum, _ y: BigNum) throws -> BigNum {
+        try context.mul(power(s, x), power(t, y))
+    }
+
+    /// base^e mod Ñ for signed e (secret e: constant time).
+    public func power(_ base: BigNum, _ e: BigNum) throws -> BigNum {
+        let b = e.isNegative ? try base.modInverse(n) : base
+        return e.isSecret ? try context.expConstantTime(b, e.magnitude) : try context.exp(b, e.magnitude)
+    }
+
+    /// An element of Z*_Ñ given by a peer (a commitment in a proof): 0 < x < Ñ, gcd(x, Ñ) = 1.
+    public func isUnit(_ x: BigNum) -> Bool {
+        !x.isNegative && !x.isZero && x < n && x.gcd(n).isOne
+    }
+
+    public static func == (a: RingPedersenParameters, b: RingPedersenParameters) -> Bool {
+        a.n == b.n && a.s == b.s && a.t == b.t
+    }
+    public func hash(into hasher: inout Hasher) { hasher.combine(n) }
+    public var description: String { "RingPedersenParameters(\(n.bitLength) bits)" }
+}
+
+/// The secret side of ring-Pedersen parameters: the factorisation of Ñ and λ with s = t^λ, kept
+/// for the Π^prm prover. Secret numbers are wiped when the object is freed; prints `<redacted>`.
+public final class RingPedersenSecret: Sendable, CustomStringConvertible, CustomDebugStringConvertible,
+    CustomReflectable
+{
+    public let parameters: RingPedersenParameters
+    let p: BigNum
+    let q: BigNum
+    /// λ ∈ Z_φ(Ñ) with s = t^λ mod Ñ.
+    public let lambda: BigNum
+    /// φ(Ñ) = (p − 1)(q − 1).
+    public let phi: BigNum
+
+    /// Parameters on Ñ = pq for two distinct safe primes of equal size (CGGMP21 Fig. 6): τ ← Z*_Ñ,
+    /// t = τ² mod Ñ, λ ← Z_φ(Ñ), s = t^λ mod Ñ (constant time: λ is secret). Draws again in the
+    /// negligible case that t or s is degenerate.
+    public init<R: RandomSource>(p: BigNum, q: BigNum, using rng: inout R, validatingPrimes: Bool = true) throws {
+        let p = p.withSecrecy(true)
+        let q = q.withSecrecy(true)
+        guard !p.isNegative, !q.isNegative, p.isOdd, q.isOdd, p != q, p.bitLength == q.bitLength else {
+            throw MPCMathError.invalidKey("ring-Pedersen primes must be distinct odd primes of equal size")
+        }
+        if validatingPrimes {
+            guard p.isSafePrime, q.isSafePrime else {
+                throw MPCMathError.invalidKey("ring-Pedersen primes must be safe primes")
+            }
+        }
+        let n = (p * q).declassified()
+        let phi = (p - .one) * (q - .one)
+        let context = try MontgomeryContext(modulus: n)
+        while true {
+            var tau: BigNum
+            repeat { tau = try BigNum.random(below: n, using: &rng) } while tau.isZero || !tau.gcd(n).isOne
+            let t = try context.expConstantTime(tau, BigNum(2 as UInt64)).declassified()
+            let lambda = try BigNum.random(below: phi, using: &rng)
+            let s = try context.expConstantTime(t, lambda).declassified()
+            guard let parameters = try? RingPedersenParameters(n: n, s: s, t: t) else { continue }
+            self.parameters = parameters
+            self.p = p
+            self.q = q
+            self.lambda = lambda
+            self.phi = phi
+            return
+        }
+    }
+
+    /// The prime factors of Ñ (secret).
+    public var primes: (p: BigNum, q: BigNum) { (p, q) }
+
+    public var description: String { "<redacted>" }
+    public var debugDescription: String { "RingPedersenSecret(<redacted>)" }
+    public var customMirror: Mirror { Mirror(self, children: [], displayStyle: .class) }
+}

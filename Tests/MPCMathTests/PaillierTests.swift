@@ -1,0 +1,134 @@
+import CryptoPrimitives
+import MPCMath
+import PropertyBased
+import Testing
+
+@Suite("Paillier")
+struct PaillierTests {
+    static let key = MPCFixtures.paillierKeys[0]
+    static var pk: PaillierPublicKey { key.publicKey }
+
+    @Test func roundTripAndKnownStructure() throws {
+        var rng = SeededRandom(seed: "paillier-roundtrip")
+        let n = Self.pk.n
+        #expect(n.bitLength == 2048)
+        for m in [BigNum.zero, .one, n - .one, try BigNum.random(below: n, using: &rng)] {
+            let (c, r) = try Self.pk.encrypt(m, using: &rng)
+            #expect(try Self.key.decrypt(c) == m)
+            #expect(try Self.key.decryptTextbook(c) == m)
+            // Enc(m; r) is deterministic in (m, r) and matches (1 + N)^m · r^N mod N² computed
+            // the long way.
+            #expect(try Self.pk.encrypt(m, randomness: r) == c)
+            let longWay = try (n + .one).modExp(m, Self.pk.nSquared).modMul(r.modExp(n, Self.pk.nSquared), Self.pk.nSquared)
+            #expect(c.value == longWay)
+            #expect(!c.value.isSecret)
+        }
+        // Signed plaintexts.
+        let half = try (n - .one).shiftedRight(by: 1)
+        for m in [BigNum(-1), BigNum(5), -half, half, try BigNum.powerOfTwo(1000).negated()] {
+            let (c, _) = try Self.pk.encrypt(signed: m, using: &rng)
+            #expect(try Self.key.decryptSigned(c) == m)
+        }
+    }
+
+    @Test func crtAgreesWithTextbook() async throws {
+        await propertyCheck(count: 15, input: Gen.uint8().array(of: 0...256), Gen.uint64()) { bytes, seed in
+            var rng = SeededRandom(seed: "crt-\(seed)")
+            let key = MPCFixtures.paillierKeys[Int(seed % 4)]
+            let m = try BigNum(bytes: bytes).mod(key.publicKey.n)
+            let (c, _) = try key.publicKey.encrypt(m, using: &rng)
+            let crt = try key.decrypt(c)
+            #expect(crt == m)
+            #expect(try key.decryptTextbook(c) == crt)
+            // Any element of Z*_{N²} decrypts to the same value both ways, not only fresh ciphertexts.
+            let arbitrary = try key.publicKey.validate(ciphertext: BigNum.random(below: key.publicKey.nSquared, using: &rng).declassified())
+            #expect(try key.decrypt(arbitrary) == key.decryptTextbook(arbitrary))
+        }
+    }
+
+    @Test func homomorphism() async throws {
+        let pk = Self.pk
+        let n = pk.n
+        await propertyCheck(count: 15, input: Gen.uint8().array(of: 0...256), Gen.uint8().array(of: 0...256), Gen.int(in: -1...1)) {
+            xs, ys, sign in
+            var rng = SeededRandom(seed: xs + ys)
+            let a = try BigNum(bytes: xs).mod(n)
+            let b = try BigNum(bytes: ys).mod(n)
+            let k = sign < 0 ? BigNum(bytes: ys).negated() : BigNum(bytes: ys)
+            let (ca, _) = try pk.encrypt(a, using: &rng)
+            let (cb, _) = try pk.encrypt(b, using: &rng)
+            #expect(try Self.key.decrypt(pk.add(ca, cb)) == a.modAdd(b, n))
+            #expect(try Self.key.decrypt(pk.multiply(ca, by: k)) == a.modMul(k, n))
+            // A secret multiplier takes the constant-time path and gives the same result.
+            #expect(try pk.multiply(ca, by: k.withSecrecy(true)) == pk.multiply(ca, by: k))
+            let fresh = try pk.rerandomize(ca, using: &rng)
+            #expect(fresh != ca)
+            #expect(try Self.key.decrypt(fresh) == a)
+        }
+        // The MtA shape (GG20 §3): Bob returns c_A^b ⊕ Enc(β') and Alice gets a·b + β' mod N.
+        var rng = SeededRandom(seed: "mta")
+        let a = try BigNum.random(below: CurveOrder.q, using: &rng)
+        let b = try BigNum.random(below: CurveOrder.q, using: &rng)
+        let betaPrime = try BigNum.random(bits: 512, using: &rng)
+        let (cA, _) = try pk.encrypt(a, using: &rng)
+        let response = try pk.add(pk.multiply(cA, by: b), pk.encrypt(betaPrime, using: &rng).ciphertext)
+        #expect(try Self.key.decrypt(response) == a * b + betaPrime)
+    }
+
+    @Test func invalidCiphertextsAndPlaintextsRejected() throws {
+        let pk = Self.pk
+        let (p, q) = Self.key.primes
+        for bad in [BigNum.zero, BigNum(-1), pk.nSquared, pk.nSquared + .one, pk.n, p.declassified(), q * 5,
+                    p * q * q] {
+            #expect(throws: MPCMathError.invalidCiphertext) { try pk.validate(ciphertext: bad) }
+        }
+        #expect(try pk.validate(ciphertext: .one).value == .one)
+        #expect(try pk.validate(ciphertext: pk.nSquared - .one).value == pk.nSquared - .one)
+        var rng = SeededRandom(seed: "bad-plaintexts")
+        #expect(throws: MPCMathError.plaintextOutOfRange) { try pk.encrypt(pk.n, using: &rng) }
+        #expect(throws: MPCMathError.plaintextOutOfRange) { try pk.encrypt(BigNum(-1), using: &rng) }
+        #expect(throws: MPCMathError.plaintextOutOfRange) { try pk.encrypt(signed: pk.n, using: &rng) }
+        #expect(throws: MPCMathError.plaintextOutOfRange) {
+            try pk.encrypt(signed: (pk.n + .one).shiftedRight(by: 1), using: &rng)
+        }
+        for r in [BigNum.zero, pk.n, pk.n + .one, BigNum(-3), p.declassified(), q * 2] {
+            #expect(throws: MPCMathError.invalidRandomness) { try pk.encrypt(.one, randomness: r) }
+        }
+    }
+
+    @Test func keyValidation() throws {
+        let (p, q) = MPCFixtures.material.paillier[1]
+        // The fixture primes pass the full check (safe primes).
+        let key = try PaillierSecretKey(p: p, q: q)
+        #expect(key.publicKey == MPCFixtures.paillierKeys[1].publicKey)
+        #expect(key.phi == (p - .one) * (q - .one))
+        #expect(throws: MPCMathError.self) { try PaillierSecretKey(p: p, q: p) }
+        #expect(throws: MPCMathError.self) { try PaillierSecretKey(p: p, q: q + 2) }  // not prime (or not safe)
+        #expect(throws: MPCMathError.self) { try PaillierSecretKey(p: p, q: q + .one) }  // even
+        let small = try BigNum.generatePrime(bits: 512, safe: true)
+        #expect(throws: MPCMathError.self) { try PaillierSecretKey(p: p, q: small) }  // sizes differ
+        // Public-key shape checks (what a peer can send before the proofs).
+        #expect(throws: MPCMathError.self) { try PaillierPublicKey(n: key.publicKey.n + .one) }  // even
+        #expect(throws: MPCMathError.self) { try PaillierPublicKey(n: key.publicKey.n.negated()) }
+        #expect(throws: MPCMathError.self) { try PaillierPublicKey(n: .zero) }
+        #expect(throws: MPCMathError.self) { try PaillierPublicKey(n: p * small) }  // 1536 bits
+        #expect(throws: MPCMathError.self) { try PaillierPublicKey(n: BigNum.powerOfTwo(9000) + .one) }
+        // A safe-prime pair of 256 bits is refused: N would be far below 2048 bits.
+        let s1 = try BigNum.generatePrime(bits: 256, safe: true)
+        var s2 = try BigNum.generatePrime(bits: 256, safe: true)
+        while s2 == s1 { s2 = try BigNum.generatePrime(bits: 256, safe: true) }
+        #expect(throws: MPCMathError.self) { try PaillierSecretKey(p: s1, q: s2) }
+        #expect(throws: MPCMathError.self) { try PaillierSecretKey.generate(modulusBits: 1024) }
+    }
+
+    @Test func secretKeyIsRedacted() {
+        let key = Self.key
+        #expect(key.description == "<redacted>")
+        #expect(String(reflecting: key) == "PaillierSecretKey(<redacted>)")
+        var dumped = ""
+        dump(key, to: &dumped)
+        #expect(!dumped.contains(key.primes.p.hexString().prefix(16)))
+        #expect(key.primes.p.isSecret && key.primes.q.isSecret && key.phi.isSecret)
+        #expect(key.publicKey.description == "PaillierPublicKey(2048 bits)")
+    }
+}
