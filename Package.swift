@@ -146,7 +146,7 @@ let package = Package(
         ),
         .testTarget(
             name: "NodeTests",
-            dependencies: ["NodeKit", "ConsensusManager", "ConsensusManagerCore", "TSSSigner", "InboxListener",
+            dependencies: ["NodeKit", "ServiceKit", "RPC", "Wire", "Secp256k1", "LevelDB", "ConsensusManager", "ConsensusManagerCore", "TSSSigner", "InboxListener",
                            "SandboxExecutor", "BridgeAdapter", "BatchProposer", "TestSupport"],
             path: "Tests/NodeTests",
             swiftSettings: strict
