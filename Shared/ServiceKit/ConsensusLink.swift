@@ -82,7 +82,11 @@ public final class ConsensusLink: Service, Sendable, CustomStringConvertible {
     public func run() async throws {
         try? await cancelWhenGracefulShutdown { try await self.loop() }
         state.withLock { $0.phase = .stopped }
-        if let c = client.withLock({ c in defer { c = nil }; return c }) { await c.close() }
+        if let c = client.withLock({ c in
+            defer { c = nil }; return c
+        }) {
+            await c.close()
+        }
     }
 
     private func loop() async throws {

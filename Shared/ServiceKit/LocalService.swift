@@ -41,7 +41,8 @@ public enum LocalServiceRunner {
         let group = MultiThreadedEventLoopGroup.singleton
         let rpc = RPCServer(
             configuration: .init(
-                host: listen.rpcListen.host, port: listen.rpcListen.port, maxFrameSize: context.config.rpc.maxFrameBytes),
+                host: listen.rpcListen.host, port: listen.rpcListen.port, maxFrameSize: context.config.rpc.maxFrameBytes
+            ),
             group: group, logger: logger)
         D.registerHandlers(on: rpc, context: context, stores: stores)
         let link = ConsensusLink(
@@ -95,7 +96,9 @@ public struct LocalStartCommand<D: LocalServiceDefinition>: AsyncParsableCommand
     public init() {}
 
     public func run() async throws {
-        try await ServiceCommandErrors.reporting { try await LocalServiceRunner.run(D.self, home: homeOption.resolve()) }
+        try await ServiceCommandErrors.reporting {
+            try await LocalServiceRunner.run(D.self, home: homeOption.resolve())
+        }
     }
 }
 

@@ -49,7 +49,8 @@ struct ServiceShellTests {
             chainID: b.chainID, key: b.validatorKey.privateKey, selfAddress: b.validator, validators: validators)
         let ping = try alice.seal(PeerPing(nonce: 7), type: MethodID.peerPing, session: .request)
 
-        let opened = try bob.open(ping, type: MethodID.peerPing, session: .request, as: PeerPing.self, from: a.validator)
+        let opened = try bob.open(
+            ping, type: MethodID.peerPing, session: .request, as: PeerPing.self, from: a.validator)
         #expect(opened.nonce == 7)
         // The same envelope again is a replay.
         #expect(throws: PeerProtocol.OpenError.self) {
@@ -60,7 +61,8 @@ struct ServiceShellTests {
         // Signed by a key outside the genesis.
         let stranger = PrivateKey.generate()
         let strangerAddress = try Address(bytes: stranger.publicKey.ethereumAddressBytes)
-        let mallory = PeerProtocol(chainID: a.chainID, key: stranger, selfAddress: strangerAddress, validators: validators)
+        let mallory = PeerProtocol(
+            chainID: a.chainID, key: stranger, selfAddress: strangerAddress, validators: validators)
         let fromStranger = try mallory.seal(PeerPing(nonce: 1), type: MethodID.peerPing, session: .request)
         do {
             _ = try bob.open(fromStranger, type: MethodID.peerPing, session: .request, as: PeerPing.self)
@@ -122,7 +124,9 @@ struct ServiceShellTests {
 
         let tss = try ServiceContext.load(
             kind: .tssSigner, home: homes[0], environment: ["VN_LOCAL_CONSENSUS_RPC": "127.0.0.1:\(port)"])
-        let link = ConsensusLink(context: tss, rpcAddress: "127.0.0.1:1", httpAddress: "127.0.0.1:2", group: MultiThreadedEventLoopGroup.singleton)
+        let link = ConsensusLink(
+            context: tss, rpcAddress: "127.0.0.1:1", httpAddress: "127.0.0.1:2",
+            group: MultiThreadedEventLoopGroup.singleton)
         let task = Task { try await link.run() }
         defer { task.cancel() }
 
@@ -159,7 +163,9 @@ struct ServiceShellTests {
         // node1's tss-signer dials node0's consensus-manager.
         let tss = try ServiceContext.load(
             kind: .tssSigner, home: homes[1], environment: ["VN_LOCAL_CONSENSUS_RPC": "127.0.0.1:\(port)"])
-        let link = ConsensusLink(context: tss, rpcAddress: "127.0.0.1:1", httpAddress: "127.0.0.1:2", group: MultiThreadedEventLoopGroup.singleton)
+        let link = ConsensusLink(
+            context: tss, rpcAddress: "127.0.0.1:1", httpAddress: "127.0.0.1:2",
+            group: MultiThreadedEventLoopGroup.singleton)
         let task = Task { try await link.run() }
         defer { task.cancel() }
         let flagged = await Self.waitUntil(seconds: 5) { link.snapshot.phase == ConsensusLink.Phase.misconfigured }

@@ -1,6 +1,6 @@
 import ArgumentParser
-import ServiceKit
 import BatchProposer
+import ServiceKit
 
 @main
 struct BatchProposerCommand: AsyncParsableCommand {

@@ -1,6 +1,6 @@
 import ArgumentParser
-import ServiceKit
 import BridgeAdapter
+import ServiceKit
 
 @main
 struct BridgeAdapterCommand: AsyncParsableCommand {

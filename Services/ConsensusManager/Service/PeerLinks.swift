@@ -69,7 +69,8 @@ public struct PeerLinks: Service, CustomStringConvertible {
         let timeout = config.consensus.peerTimeout
         let client = try await RPCClient.connect(
             host: peer.endpoint.host, port: peer.endpoint.port, group: group, maxFrameSize: config.rpc.maxFrameBytes,
-            connectTimeout: .milliseconds(Int64(min(config.consensus.peerTimeoutMs, 5000))), logger: node.context.logger)
+            connectTimeout: .milliseconds(Int64(min(config.consensus.peerTimeoutMs, 5000))), logger: node.context.logger
+        )
         defer { Task { await client.close() } }
 
         let hello = try proto.seal(

@@ -40,7 +40,8 @@ public final class PeerProtocol: Sendable {
         self.validators = validators
         let ns = UInt64(max(0, Date().timeIntervalSince1970 * 1_000_000_000))
         self.nextSequence = Atomic(ns)
-        self.verifier = Mutex(EnvelopeVerifier(chainID: chainID, sessions: .only([Session.request.bytes, Session.response.bytes])))
+        self.verifier = Mutex(
+            EnvelopeVerifier(chainID: chainID, sessions: .only([Session.request.bytes, Session.response.bytes])))
     }
 
     public var counters: EnvelopeCounters { verifier.withLock { $0.counters } }

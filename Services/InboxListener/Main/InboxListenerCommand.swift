@@ -1,6 +1,6 @@
 import ArgumentParser
-import ServiceKit
 import InboxListener
+import ServiceKit
 
 @main
 struct InboxListenerCommand: AsyncParsableCommand {

@@ -1,6 +1,6 @@
 import ArgumentParser
-import ServiceKit
 import SandboxExecutor
+import ServiceKit
 
 @main
 struct SandboxExecutorCommand: AsyncParsableCommand {
