@@ -111,3 +111,27 @@ public struct TestnetCommand: AsyncParsableCommand {
         print(summary.text)
     }
 }
+
+/// `config docs` prints every configuration key (Markdown table: key, environment variable,
+/// default, meaning); `config default` prints the default `node.toml` with its comments.
+public struct ConfigCommand: ParsableCommand {
+    public static let configuration = CommandConfiguration(
+        commandName: "config", abstract: "Print the configuration reference or the default node.toml.",
+        subcommands: [Docs.self, Default.self])
+
+    public init() {}
+
+    public struct Docs: ParsableCommand {
+        public static let configuration = CommandConfiguration(
+            commandName: "docs", abstract: "Every key of node.toml, its environment variable and default (Markdown).")
+        public init() {}
+        public func run() { print(ConfigKeys.docs, terminator: "") }
+    }
+
+    public struct Default: ParsableCommand {
+        public static let configuration = CommandConfiguration(
+            commandName: "default", abstract: "The default node.toml, every key commented.")
+        public init() {}
+        public func run() { print(ConfigKeys.defaultTOML, terminator: "") }
+    }
+}

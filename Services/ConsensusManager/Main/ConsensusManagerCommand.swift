@@ -9,7 +9,7 @@ struct ConsensusManagerCommand: AsyncParsableCommand {
         commandName: "consensus-manager",
         abstract: "The consensus-manager of a validator node: the native chain and the hub of the local services.",
         subcommands: [
-            ConsensusManagerStartCommand.self, InitCommand.self, TestnetCommand.self,
+            ConsensusManagerStartCommand.self, InitCommand.self, TestnetCommand.self, ConfigCommand.self,
             ProbeCommand<ConsensusManagerIdentity>.self,
         ],
         defaultSubcommand: ConsensusManagerStartCommand.self)
