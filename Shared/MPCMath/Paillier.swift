@@ -44,7 +44,7 @@ public struct PaillierPublicKey: Sendable, Hashable, CustomStringConvertible {
 
     /// `value` as a ciphertext of this key: 0 < c < N² and gcd(c, N) = 1, i.e. c ∈ Z*_{N²}.
     public func validate(ciphertext value: BigNum) throws -> PaillierCiphertext {
-        guard !value.isNegative, !value.isZero, value < nSquared, value.gcd(n).isOne else {
+        guard !value.isNegative, !value.isZero, value < nSquared, value.isCoprime(to: n) else {
             throw MPCMathError.invalidCiphertext
         }
         return PaillierCiphertext(value: value.declassified())
@@ -52,7 +52,7 @@ public struct PaillierPublicKey: Sendable, Hashable, CustomStringConvertible {
 
     /// Whether r ∈ Z*_N (0 < r < N, gcd(r, N) = 1).
     public func isUnit(_ r: BigNum) -> Bool {
-        !r.isNegative && !r.isZero && r < n && r.gcd(n).isOne
+        !r.isNegative && !r.isZero && r < n && r.isCoprime(to: n)
     }
 
     /// A uniformly random element of Z*_N (rejection sampling; a non-unit draw would factor N).
@@ -79,7 +79,9 @@ public struct PaillierPublicKey: Sendable, Hashable, CustomStringConvertible {
     }
 
     /// Encrypts under fresh randomness r ← Z*_N and returns r too (the proofs need it).
-    public func encrypt<R: RandomSource>(_ m: BigNum, using rng: inout R) throws
+    public func encrypt<R: RandomSource>(
+        _ m: BigNum, using rng: inout R
+    ) throws
         -> (ciphertext: PaillierCiphertext, randomness: BigNum)
     {
         let r = try randomUnit(using: &rng)
@@ -97,7 +99,9 @@ public struct PaillierPublicKey: Sendable, Hashable, CustomStringConvertible {
         try encrypt(encodeSigned(m), randomness: r)
     }
 
-    public func encrypt<R: RandomSource>(signed m: BigNum, using rng: inout R) throws
+    public func encrypt<R: RandomSource>(
+        signed m: BigNum, using rng: inout R
+    ) throws
         -> (ciphertext: PaillierCiphertext, randomness: BigNum)
     {
         try encrypt(encodeSigned(m), using: &rng)
@@ -159,6 +163,10 @@ public final class PaillierSecretKey: Sendable, CustomStringConvertible, CustomD
     let hp: BigNum
     let hq: BigNum
     let qInverseModP: BigNum
+    /// N mod φ(p²) = N mod p(p − 1), N mod q(q − 1), (q²)⁻¹ mod p²: for `encrypt` by CRT.
+    let nModPhiPSquared: BigNum
+    let nModPhiQSquared: BigNum
+    let qSquaredInverseModPSquared: BigNum
 
     /// `validatingPrimes`: check that p and q are safe primes (four BN_check_prime runs, tens of
     /// milliseconds at 1024 bits). Keys built from trusted storage or the test fixtures may skip it;
@@ -173,7 +181,9 @@ public final class PaillierSecretKey: Sendable, CustomStringConvertible, CustomD
         // Blum: p ≡ q ≡ 3 (mod 4).
         guard p.isBitSet(1), q.isBitSet(1) else { throw MPCMathError.invalidKey("Paillier primes must be ≡ 3 mod 4") }
         if validatingPrimes {
-            guard p.isSafePrime, q.isSafePrime else { throw MPCMathError.invalidKey("Paillier primes must be safe primes") }
+            guard p.isSafePrime, q.isSafePrime else {
+                throw MPCMathError.invalidKey("Paillier primes must be safe primes")
+            }
         }
         publicKey = try PaillierPublicKey(n: p * q)
         self.p = p
@@ -187,6 +197,9 @@ public final class PaillierSecretKey: Sendable, CustomStringConvertible, CustomD
         hp = try Self.lFunction(pSquared.expConstantTime(g, pMinusOne), p).modInverse(p)
         hq = try Self.lFunction(qSquared.expConstantTime(g, qMinusOne), q).modInverse(q)
         qInverseModP = try q.modInverse(p)
+        nModPhiPSquared = try publicKey.n.mod(p * pMinusOne)
+        nModPhiQSquared = try publicKey.n.mod(q * qMinusOne)
+        qSquaredInverseModPSquared = try qSquared.modulus.modInverse(pSquared.modulus)
     }
 
     /// A fresh key: two distinct safe primes of `modulusBits / 2` bits from OpenSSL (≈ 1 s each at
@@ -206,6 +219,35 @@ public final class PaillierSecretKey: Sendable, CustomStringConvertible, CustomD
 
     /// φ(N) = (p − 1)(q − 1) (secret).
     public var phi: BigNum { pMinusOne * qMinusOne }
+
+    // MARK: Encryption by the key owner
+
+    /// Enc(m; r) as `PaillierPublicKey.encrypt` computes it, but with the factorisation (the owner
+    /// encrypting under its own key: k_i and γ_i in GG20's MtA, the Π^enc prover): r^N mod N² by
+    /// CRT, r^(N mod p(p−1)) mod p² and r^(N mod q(q−1)) mod q² (Euler, φ(p²) = p(p − 1); r is a
+    /// unit), recombined as x_q + q² · ((x_p − x_q) · (q²)⁻¹ mod p²). About twice as fast.
+    public func encrypt(_ m: BigNum, randomness r: BigNum) throws -> PaillierCiphertext {
+        let pk = publicKey
+        guard !m.isNegative, m < pk.n else { throw MPCMathError.plaintextOutOfRange }
+        guard pk.isUnit(r) else { throw MPCMathError.invalidRandomness }
+        let secretR = r.withSecrecy(true)
+        let xp = try pSquared.expConstantTime(secretR, nModPhiPSquared)
+        let xq = try qSquared.expConstantTime(secretR, nModPhiQSquared)
+        let h = try xp.modSub(xq, pSquared.modulus).modMul(qSquaredInverseModPSquared, pSquared.modulus)
+        let rToN = xq + h * qSquared.modulus
+        let c = try pk.nSquaredContext.mul(.one + m * pk.n, rToN)
+        return PaillierCiphertext(value: c.declassified())
+    }
+
+    /// Owner-side encryption under fresh randomness r ← Z*_N; returns r too.
+    public func encrypt<R: RandomSource>(
+        _ m: BigNum, using rng: inout R
+    ) throws
+        -> (ciphertext: PaillierCiphertext, randomness: BigNum)
+    {
+        let r = try publicKey.randomUnit(using: &rng)
+        return (try encrypt(m, randomness: r), r)
+    }
 
     // MARK: Decryption
 

@@ -15,12 +15,14 @@ public struct RingPedersenParameters: Sendable, Hashable, CustomStringConvertibl
     public static let minimumModulusBits = PaillierPublicKey.minimumModulusBits
 
     public init(n: BigNum, s: BigNum, t: BigNum) throws {
-        guard !n.isNegative, n.isOdd else { throw MPCMathError.invalidKey("ring-Pedersen modulus must be odd and positive") }
+        guard !n.isNegative, n.isOdd else {
+            throw MPCMathError.invalidKey("ring-Pedersen modulus must be odd and positive")
+        }
         guard n.bitLength >= Self.minimumModulusBits, n.bitLength <= PaillierPublicKey.maximumModulusBits else {
             throw MPCMathError.invalidKey("ring-Pedersen modulus size out of range")
         }
         for x in [s, t] {
-            guard !x.isNegative, x < n, !x.isZero, !x.isOne, x.gcd(n).isOne else {
+            guard !x.isNegative, x < n, !x.isZero, !x.isOne, x.isCoprime(to: n) else {
                 throw MPCMathError.invalidRingPedersenElement
             }
         }
@@ -45,7 +47,7 @@ public struct RingPedersenParameters: Sendable, Hashable, CustomStringConvertibl
 
     /// An element of Z*_Ñ given by a peer (a commitment in a proof): 0 < x < Ñ, gcd(x, Ñ) = 1.
     public func isUnit(_ x: BigNum) -> Bool {
-        !x.isNegative && !x.isZero && x < n && x.gcd(n).isOne
+        !x.isNegative && !x.isZero && x < n && x.isCoprime(to: n)
     }
 
     public static func == (a: RingPedersenParameters, b: RingPedersenParameters) -> Bool {
@@ -87,7 +89,7 @@ public final class RingPedersenSecret: Sendable, CustomStringConvertible, Custom
         let context = try MontgomeryContext(modulus: n)
         while true {
             var tau: BigNum
-            repeat { tau = try BigNum.random(below: n, using: &rng) } while tau.isZero || !tau.gcd(n).isOne
+            repeat { tau = try BigNum.random(below: n, using: &rng) } while tau.isZero || !tau.isCoprime(to: n)
             let t = try context.expConstantTime(tau, BigNum(2 as UInt64)).declassified()
             let lambda = try BigNum.random(below: phi, using: &rng)
             let s = try context.expConstantTime(t, lambda).declassified()

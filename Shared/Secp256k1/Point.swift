@@ -26,11 +26,11 @@ public struct Point: Sendable, Hashable, CustomStringConvertible {
 
     /// G.
     public static let generator: Point = {
-        var compressed = [UInt8(0x02)]
-        compressed += [
+        let compressed: [UInt8] = [
+            0x02,
             0x79, 0xBE, 0x66, 0x7E, 0xF9, 0xDC, 0xBB, 0xAC, 0x55, 0xA0, 0x62, 0x95, 0xCE, 0x87, 0x0B, 0x07,
             0x02, 0x9B, 0xFC, 0xDB, 0x2D, 0xCE, 0x28, 0xD9, 0x59, 0xF2, 0x81, 0x5B, 0x16, 0xF8, 0x17, 0x98,
-        ] as [UInt8]
+        ]
         return try! Point(compressed: compressed)
     }()
 
@@ -114,7 +114,9 @@ public struct Point: Sendable, Hashable, CustomStringConvertible {
         let ok = finite.withUnsafeBufferPointer { buffer -> Int32 in
             let base = buffer.baseAddress!
             let pointers: [UnsafePointer<secp256k1_pubkey>?] = (0..<buffer.count).map { base + $0 }
-            return pointers.withUnsafeBufferPointer { secp256k1_ec_pubkey_combine(context, &out, $0.baseAddress!, buffer.count) }
+            return pointers.withUnsafeBufferPointer {
+                secp256k1_ec_pubkey_combine(context, &out, $0.baseAddress!, buffer.count)
+            }
         }
         return ok == 1 ? Point(storage: .finite(out)) : .infinity
     }

@@ -225,6 +225,22 @@ struct BigNumTests {
             #expect(!x.isNegative && x < bound && x.isSecret)
             #expect(try BigNum.random(bits: 13, using: &rng) < 8192)
         }
+        var symmetric = Set<Int>()
+        for _ in 0..<300 {
+            let x = try BigNum.random(inSymmetricRange: 3, using: &rng)
+            symmetric.insert(x.isNegative ? -Int(x.magnitude.uint64Value!) : Int(x.uint64Value!))
+        }
+        #expect(symmetric == Set(-3...3))
+        #expect(throws: CryptoError.self) { try BigNum.random(inSymmetricRange: -1, using: &rng) }
+        #expect(try BigNum.random(inSymmetricRange: 0, using: &rng) == .zero)
+        // Coprimality, public (variable-time inverse) and secret (BN_gcd) paths.
+        for (a, b, expected) in [
+            (6, 35, true), (6, 9, false), (0, 7, false), (1, 1, true), (0, 1, true), (-4, 9, true),
+            (5, 0, false), (1, 0, true), (14, -21, false),
+        ] {
+            #expect(BigNum(a).isCoprime(to: BigNum(b)) == expected, "(\(a), \(b))")
+            #expect(BigNum(a, secret: true).isCoprime(to: BigNum(b)) == expected, "(\(a), \(b)) secret")
+        }
         // Every residue of a small bound shows up.
         var seen = Set<Int>()
         for _ in 0..<300 { seen.insert(Int(try BigNum.random(below: 7, using: &rng).uint64Value!)) }
@@ -303,7 +319,8 @@ struct BigNumTests {
     @Test func constantTimeAgreesWithPlain() async throws {
         let m = MPCFixtures.paillierKeys[1].publicKey.nSquared
         let context = try MontgomeryContext(modulus: m)
-        await propertyCheck(count: 20, input: Gen.uint8().array(of: 1...300), Gen.uint8().array(of: 1...300)) { base, e in
+        await propertyCheck(count: 20, input: Gen.uint8().array(of: 1...300), Gen.uint8().array(of: 1...300)) {
+            base, e in
             let b = BigNum(bytes: base)
             let x = BigNum(bytes: e)
             let plain = try b.modExp(x, m)

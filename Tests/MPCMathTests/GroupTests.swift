@@ -59,7 +59,8 @@ struct GroupTests {
         #expect(a != Scalar.hash(domain: "test/b", message: [1, 2, 3]))
         #expect(a != Scalar.hash(domain: "test/a", message: [1, 2, 3, 0]))
         // The framing is injective: moving bytes between domain and message changes the result.
-        #expect(Scalar.hash(domain: "ab", message: Array("c".utf8)) != Scalar.hash(domain: "a", message: Array("bc".utf8)))
+        #expect(
+            Scalar.hash(domain: "ab", message: Array("c".utf8)) != Scalar.hash(domain: "a", message: Array("bc".utf8)))
         // Frozen value (changes only if the framing does).
         #expect(
             hexString(Scalar.hash(domain: "vn/test", message: []).bytes)
@@ -70,7 +71,8 @@ struct GroupTests {
     }
 
     @Test func scalarFieldLaws() async {
-        await propertyCheck(count: 200, input: scalarInput, scalarBytes, scalarInput, scalarBytes) { ca, ba, cb, bb throws in
+        await propertyCheck(count: 200, input: scalarInput, scalarBytes, scalarInput, scalarBytes) {
+            ca, ba, cb, bb throws in
             let a = scalar(ca, ba)
             let b = scalar(cb, bb)
             let (x, y) = (BigNum(a), BigNum(b))
@@ -136,7 +138,8 @@ struct GroupTests {
     }
 
     @Test func groupLaws() async {
-        await propertyCheck(count: 100, input: scalarInput, scalarBytes, scalarInput, scalarBytes) { ca, ba, cb, bb throws in
+        await propertyCheck(count: 100, input: scalarInput, scalarBytes, scalarInput, scalarBytes) {
+            ca, ba, cb, bb throws in
             let a = scalar(ca, ba)
             let b = scalar(cb, bb)
             let g = Point.generator

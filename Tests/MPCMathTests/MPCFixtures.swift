@@ -41,7 +41,8 @@ enum MPCFixtures {
     }
 
     static let url: URL = {
-        if let url = Bundle.module.url(forResource: "mpc-safe-primes", withExtension: "json", subdirectory: "Fixtures") {
+        if let url = Bundle.module.url(forResource: "mpc-safe-primes", withExtension: "json", subdirectory: "Fixtures")
+        {
             return url
         }
         // Fallback: the source tree next to this file.

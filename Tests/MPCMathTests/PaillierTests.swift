@@ -19,10 +19,20 @@ struct PaillierTests {
             // Enc(m; r) is deterministic in (m, r) and matches (1 + N)^m · r^N mod N² computed
             // the long way.
             #expect(try Self.pk.encrypt(m, randomness: r) == c)
-            let longWay = try (n + .one).modExp(m, Self.pk.nSquared).modMul(r.modExp(n, Self.pk.nSquared), Self.pk.nSquared)
+            let longWay = try (n + .one).modExp(m, Self.pk.nSquared).modMul(
+                r.modExp(n, Self.pk.nSquared), Self.pk.nSquared)
             #expect(c.value == longWay)
             #expect(!c.value.isSecret)
         }
+        // The owner's CRT encryption gives the same ciphertext.
+        for _ in 0..<5 {
+            let m = try BigNum.random(below: n, using: &rng)
+            let (c, r) = try Self.key.encrypt(m, using: &rng)
+            #expect(try Self.pk.encrypt(m, randomness: r) == c)
+            #expect(try Self.key.decrypt(c) == m)
+        }
+        #expect(throws: MPCMathError.plaintextOutOfRange) { try Self.key.encrypt(n, using: &rng) }
+        #expect(throws: MPCMathError.invalidRandomness) { try Self.key.encrypt(.one, randomness: n) }
         // Signed plaintexts.
         let half = try (n - .one).shiftedRight(by: 1)
         for m in [BigNum(-1), BigNum(5), -half, half, try BigNum.powerOfTwo(1000).negated()] {
@@ -41,7 +51,8 @@ struct PaillierTests {
             #expect(crt == m)
             #expect(try key.decryptTextbook(c) == crt)
             // Any element of Z*_{N²} decrypts to the same value both ways, not only fresh ciphertexts.
-            let arbitrary = try key.publicKey.validate(ciphertext: BigNum.random(below: key.publicKey.nSquared, using: &rng).declassified())
+            let arbitrary = try key.publicKey.validate(
+                ciphertext: BigNum.random(below: key.publicKey.nSquared, using: &rng).declassified())
             #expect(try key.decrypt(arbitrary) == key.decryptTextbook(arbitrary))
         }
     }
@@ -49,7 +60,9 @@ struct PaillierTests {
     @Test func homomorphism() async throws {
         let pk = Self.pk
         let n = pk.n
-        await propertyCheck(count: 15, input: Gen.uint8().array(of: 0...256), Gen.uint8().array(of: 0...256), Gen.int(in: -1...1)) {
+        await propertyCheck(
+            count: 15, input: Gen.uint8().array(of: 0...256), Gen.uint8().array(of: 0...256), Gen.int(in: -1...1)
+        ) {
             xs, ys, sign in
             var rng = SeededRandom(seed: xs + ys)
             let a = try BigNum(bytes: xs).mod(n)
@@ -78,8 +91,10 @@ struct PaillierTests {
     @Test func invalidCiphertextsAndPlaintextsRejected() throws {
         let pk = Self.pk
         let (p, q) = Self.key.primes
-        for bad in [BigNum.zero, BigNum(-1), pk.nSquared, pk.nSquared + .one, pk.n, p.declassified(), q * 5,
-                    p * q * q] {
+        for bad in [
+            BigNum.zero, BigNum(-1), pk.nSquared, pk.nSquared + .one, pk.n, p.declassified(), q * 5,
+            p * q * q,
+        ] {
             #expect(throws: MPCMathError.invalidCiphertext) { try pk.validate(ciphertext: bad) }
         }
         #expect(try pk.validate(ciphertext: .one).value == .one)

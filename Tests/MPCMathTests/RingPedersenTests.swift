@@ -50,10 +50,16 @@ struct RingPedersenTests {
         #expect(throws: MPCMathError.self) { try RingPedersenParameters(n: n + .one, s: good.s, t: good.t) }
         #expect(throws: MPCMathError.self) { try RingPedersenParameters(n: BigNum(1_000_003), s: 2, t: 3) }
         for bad in [BigNum.zero, .one, n, n + 5, BigNum(-2), MPCFixtures.ringPedersen[2].primes.p.declassified()] {
-            #expect(throws: MPCMathError.invalidRingPedersenElement) { try RingPedersenParameters(n: n, s: bad, t: good.t) }
-            #expect(throws: MPCMathError.invalidRingPedersenElement) { try RingPedersenParameters(n: n, s: good.s, t: bad) }
+            #expect(throws: MPCMathError.invalidRingPedersenElement) {
+                try RingPedersenParameters(n: n, s: bad, t: good.t)
+            }
+            #expect(throws: MPCMathError.invalidRingPedersenElement) {
+                try RingPedersenParameters(n: n, s: good.s, t: bad)
+            }
         }
-        #expect(throws: MPCMathError.invalidRingPedersenElement) { try RingPedersenParameters(n: n, s: good.t, t: good.t) }
+        #expect(throws: MPCMathError.invalidRingPedersenElement) {
+            try RingPedersenParameters(n: n, s: good.t, t: good.t)
+        }
         #expect(try RingPedersenParameters(n: n, s: good.s, t: good.t) == good)
     }
 }
