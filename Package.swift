@@ -59,31 +59,40 @@ let package = Package(
     ],
     targets: [
         // MARK: C libraries (each imported by exactly one Swift wrapper module below)
-        .systemLibrary(name: "CSecp256k1", path: "Shared/CSecp256k1", pkgConfig: "libsecp256k1",
-                       providers: [.apt(["libsecp256k1-dev"])]),
+        .systemLibrary(
+            name: "CSecp256k1", path: "Shared/CSecp256k1", pkgConfig: "libsecp256k1",
+            providers: [.apt(["libsecp256k1-dev"])]),
         .systemLibrary(name: "CLevelDB", path: "Shared/CLevelDB", providers: [.apt(["libleveldb-dev"])]),
-        .systemLibrary(name: "COpenSSL", path: "Shared/COpenSSL", pkgConfig: "libcrypto",
-                       providers: [.apt(["libssl-dev"])]),
-        .systemLibrary(name: "CCurl", path: "Shared/CCurl", pkgConfig: "libcurl",
-                       providers: [.apt(["libcurl4-openssl-dev"])]),
+        .systemLibrary(
+            name: "COpenSSL", path: "Shared/COpenSSL", pkgConfig: "libcrypto",
+            providers: [.apt(["libssl-dev"])]),
+        .systemLibrary(
+            name: "CCurl", path: "Shared/CCurl", pkgConfig: "libcurl",
+            providers: [.apt(["libcurl4-openssl-dev"])]),
 
         // MARK: Shared wrappers
-        .target(name: "CryptoPrimitives", dependencies: ["COpenSSL"], path: "Shared/CryptoPrimitives",
-                swiftSettings: strict),
-        .target(name: "Secp256k1", dependencies: ["CSecp256k1", "CryptoPrimitives"], path: "Shared/Secp256k1",
-                swiftSettings: strict),
+        .target(
+            name: "CryptoPrimitives", dependencies: ["COpenSSL"], path: "Shared/CryptoPrimitives",
+            swiftSettings: strict),
+        .target(
+            name: "Secp256k1", dependencies: ["CSecp256k1", "CryptoPrimitives"], path: "Shared/Secp256k1",
+            swiftSettings: strict),
         .target(name: "LevelDB", dependencies: ["CLevelDB"], path: "Shared/LevelDB", swiftSettings: strict),
         .target(name: "HTTPFetch", dependencies: ["CCurl"], path: "Shared/HTTPFetch", swiftSettings: strict),
         // Pure math for threshold ECDSA (issue 3): Paillier, ring-Pedersen, Fiat–Shamir transcript.
-        .target(name: "MPCMath", dependencies: ["CryptoPrimitives", "Secp256k1"], path: "Shared/MPCMath",
-                swiftSettings: strict),
+        .target(
+            name: "MPCMath", dependencies: ["CryptoPrimitives", "Secp256k1"], path: "Shared/MPCMath",
+            swiftSettings: strict),
 
         // MARK: Protocol (DESIGN §3)
         // Wire is pure Swift with no dependencies: codec, frames, messages, envelopes. The fuzzer
         // compiles its sources directly (see Makefile `fuzz`).
         .target(name: "Wire", path: "Protocol/Wire", swiftSettings: strict),
-        .target(name: "RPC", dependencies: ["Wire", "Secp256k1", "CryptoPrimitives", .product(name: "Logging", package: "swift-log")] + nio,
-                path: "Protocol/RPC", swiftSettings: strict),
+        .target(
+            name: "RPC",
+            dependencies: ["Wire", "Secp256k1", "CryptoPrimitives", .product(name: "Logging", package: "swift-log")]
+                + nio,
+            path: "Protocol/RPC", swiftSettings: strict),
 
         // MARK: Node kit: home layout, config, logging, metrics, HTTP endpoints, lifecycle, CLI.
         .target(
@@ -104,58 +113,77 @@ let package = Package(
 
         // MARK: Services
         // Every non-consensus service: dial, register with and heartbeat to the local consensus-manager.
-        .target(name: "ServiceKit", dependencies: ["NodeKit", "Wire", "RPC", "LevelDB", "HTTPFetch", "Secp256k1", .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"), .product(name: "ArgumentParser", package: "swift-argument-parser"), .product(name: "Logging", package: "swift-log"), .product(name: "Metrics", package: "swift-metrics")] + nio, path: "Shared/ServiceKit",
-                swiftSettings: strict),
-        .target(name: "ConsensusManagerCore", dependencies: ["Wire"], path: "Services/ConsensusManager/Core",
-                swiftSettings: strict),
+        .target(
+            name: "ServiceKit",
+            dependencies: [
+                "NodeKit", "Wire", "RPC", "LevelDB", "HTTPFetch", "Secp256k1",
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "Logging", package: "swift-log"), .product(name: "Metrics", package: "swift-metrics"),
+            ] + nio, path: "Shared/ServiceKit",
+            swiftSettings: strict),
+        .target(
+            name: "ConsensusManagerCore", dependencies: ["Wire"], path: "Services/ConsensusManager/Core",
+            swiftSettings: strict),
     ]
-    + service("ConsensusManager", exe: "consensus-manager", folder: "ConsensusManager",
-              extra: ["ConsensusManagerCore"])
-    + service("TSSSigner", exe: "tss-signer", folder: "TSSSigner")
-    + service("InboxListener", exe: "inbox-listener", folder: "InboxListener")
-    + service("SandboxExecutor", exe: "sandbox-executor", folder: "SandboxExecutor")
-    + service("BridgeAdapter", exe: "bridge-adapter", folder: "BridgeAdapter")
-    + service("BatchProposer", exe: "batch-proposer", folder: "BatchProposer")
-    + [
-        // MARK: Tests, benchmarks
-        .target(name: "TestSupport", dependencies: ["Wire", "RPC", "NodeKit"], path: "Tests/TestSupport",
+        + service(
+            "ConsensusManager", exe: "consensus-manager", folder: "ConsensusManager",
+            extra: ["ConsensusManagerCore"])
+        + service("TSSSigner", exe: "tss-signer", folder: "TSSSigner")
+        + service("InboxListener", exe: "inbox-listener", folder: "InboxListener")
+        + service("SandboxExecutor", exe: "sandbox-executor", folder: "SandboxExecutor")
+        + service("BridgeAdapter", exe: "bridge-adapter", folder: "BridgeAdapter")
+        + service("BatchProposer", exe: "batch-proposer", folder: "BatchProposer")
+        + [
+            // MARK: Tests, benchmarks
+            .target(
+                name: "TestSupport", dependencies: ["Wire", "RPC", "NodeKit"], path: "Tests/TestSupport",
                 swiftSettings: strict),
-        .testTarget(
-            name: "SharedTests",
-            dependencies: ["CryptoPrimitives", "Secp256k1", "LevelDB", "HTTPFetch", "TestSupport",
-                           .product(name: "PropertyBased", package: "swift-property-based")],
-            path: "Tests/SharedTests",
-            swiftSettings: strict
-        ),
-        .testTarget(
-            name: "MPCMathTests",
-            dependencies: ["MPCMath", "CryptoPrimitives", "Secp256k1",
-                           .product(name: "PropertyBased", package: "swift-property-based")],
-            path: "Tests/MPCMathTests",
-            resources: [.copy("Fixtures")],
-            swiftSettings: strict
-        ),
-        .testTarget(
-            name: "ProtocolTests",
-            dependencies: ["Wire", "RPC", "Secp256k1", "TestSupport",
-                           .product(name: "PropertyBased", package: "swift-property-based"),
-                           .product(name: "NIOTestUtils", package: "swift-nio")] + nio,
-            path: "Tests/ProtocolTests",
-            resources: [.copy("Fixtures")],
-            swiftSettings: strict
-        ),
-        .testTarget(
-            name: "NodeTests",
-            dependencies: ["NodeKit", "ServiceKit", "RPC", "Wire", "Secp256k1", "LevelDB", "ConsensusManager", "ConsensusManagerCore", "TSSSigner", "InboxListener",
-                           "SandboxExecutor", "BridgeAdapter", "BatchProposer", "TestSupport"],
-            path: "Tests/NodeTests",
-            swiftSettings: strict
-        ),
-        .executableTarget(
-            name: "vn-bench",
-            dependencies: ["Wire", "RPC", .product(name: "ArgumentParser", package: "swift-argument-parser")] + nio,
-            path: "Tests/Benchmarks",
-            swiftSettings: strict
-        ),
-    ]
+            .testTarget(
+                name: "SharedTests",
+                dependencies: [
+                    "CryptoPrimitives", "Secp256k1", "LevelDB", "HTTPFetch", "TestSupport",
+                    .product(name: "PropertyBased", package: "swift-property-based"),
+                ],
+                path: "Tests/SharedTests",
+                swiftSettings: strict
+            ),
+            .testTarget(
+                name: "MPCMathTests",
+                dependencies: [
+                    "MPCMath", "CryptoPrimitives", "Secp256k1",
+                    .product(name: "PropertyBased", package: "swift-property-based"),
+                ],
+                path: "Tests/MPCMathTests",
+                resources: [.copy("Fixtures")],
+                swiftSettings: strict
+            ),
+            .testTarget(
+                name: "ProtocolTests",
+                dependencies: [
+                    "Wire", "RPC", "Secp256k1", "TestSupport",
+                    .product(name: "PropertyBased", package: "swift-property-based"),
+                    .product(name: "NIOTestUtils", package: "swift-nio"),
+                ] + nio,
+                path: "Tests/ProtocolTests",
+                resources: [.copy("Fixtures")],
+                swiftSettings: strict
+            ),
+            .testTarget(
+                name: "NodeTests",
+                dependencies: [
+                    "NodeKit", "ServiceKit", "RPC", "Wire", "Secp256k1", "LevelDB", "ConsensusManager",
+                    "ConsensusManagerCore", "TSSSigner", "InboxListener",
+                    "SandboxExecutor", "BridgeAdapter", "BatchProposer", "TestSupport",
+                ],
+                path: "Tests/NodeTests",
+                swiftSettings: strict
+            ),
+            .executableTarget(
+                name: "vn-bench",
+                dependencies: ["Wire", "RPC", .product(name: "ArgumentParser", package: "swift-argument-parser")] + nio,
+                path: "Tests/Benchmarks",
+                swiftSettings: strict
+            ),
+        ]
 )

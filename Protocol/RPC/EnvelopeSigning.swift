@@ -24,8 +24,9 @@ extension Envelope {
         chainID: String, session: [UInt8], round: UInt32, sequence: UInt64, payloadType: UInt16, payload: Payload,
         key: PrivateKey
     ) throws -> Envelope {
-        try signed(chainID: chainID, session: session, round: round, sequence: sequence, payloadType: payloadType,
-                   payload: payload.encoded(), key: key)
+        try signed(
+            chainID: chainID, session: session, round: round, sequence: sequence, payloadType: payloadType,
+            payload: payload.encoded(), key: key)
     }
 
     /// The address whose key produced `signature` over `signingDigest`. Malformed signatures,

@@ -97,7 +97,9 @@ public final class RPCClient: Sendable {
     private func startUnary(
         callID: UInt64, method: UInt16, request: [UInt8], timeout: TimeAmount?, promise: EventLoopPromise<[UInt8]>
     ) {
-        onLoop { $0.startCall(callID: callID, method: method, request: request, timeout: timeout, pending: .unary(promise)) }
+        onLoop {
+            $0.startCall(callID: callID, method: method, request: request, timeout: timeout, pending: .unary(promise))
+        }
     }
 
     /// Calls `method` with raw request bytes; returns the raw response bytes.
@@ -105,7 +107,8 @@ public final class RPCClient: Sendable {
         if Task.isCancelled { throw RPCError(.cancelled, "cancelled before the call started") }
         let callID = makeCallID()
         let promise = channel.eventLoop.makePromise(of: [UInt8].self)
-        startUnary(callID: callID, method: method, request: request, timeout: timeout.map(TimeAmount.init), promise: promise)
+        startUnary(
+            callID: callID, method: method, request: request, timeout: timeout.map(TimeAmount.init), promise: promise)
         do {
             return try await withTaskCancellationHandler {
                 try await promise.futureResult.get()
@@ -143,7 +146,8 @@ public final class RPCClient: Sendable {
         }
         let timeAmount = timeout.map(TimeAmount.init)
         onLoop {
-            $0.startCall(callID: callID, method: method, request: request, timeout: timeAmount, pending: .stream(continuation))
+            $0.startCall(
+                callID: callID, method: method, request: request, timeout: timeAmount, pending: .stream(continuation))
         }
         return stream
     }
@@ -271,7 +275,8 @@ final class ClientConnectionHandler: ChannelInboundHandler {
         payload.reserveCapacity(RequestPayload.prefixSize + request.count)
         withUnsafeBytes(of: timeoutMs.bigEndian) { payload.append(contentsOf: $0) }
         payload.append(contentsOf: request)
-        context.write(wrapOutboundOut(Frame(kind: .request, callID: callID, method: method, payload: payload)), promise: nil)
+        context.write(
+            wrapOutboundOut(Frame(kind: .request, callID: callID, method: method, payload: payload)), promise: nil)
         scheduleFlush()
     }
 
@@ -340,8 +345,11 @@ final class ClientConnectionHandler: ChannelInboundHandler {
             call.timer?.cancel()
             Self.fail(call.pending, error)
         case .ping:
-            context.writeAndFlush(wrapOutboundOut(Frame(kind: .pong, callID: frame.callID, method: frame.method,
-                                                         payload: frame.payload)), promise: nil)
+            context.writeAndFlush(
+                wrapOutboundOut(
+                    Frame(
+                        kind: .pong, callID: frame.callID, method: frame.method,
+                        payload: frame.payload)), promise: nil)
         case .pong:
             break
         case .request, .cancel:

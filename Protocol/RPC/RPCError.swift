@@ -32,8 +32,11 @@ public struct RPCError: Error, Equatable, Sendable, CustomStringConvertible {
         case let rpc as RPCError: rpc
         case let wire as WireError: RPCError(.invalidArgument, "invalid message: \(wire)")
         case is CancellationError:
-            if let deadline, deadline <= .now() { RPCError(.deadlineExceeded, "deadline exceeded") }
-            else { RPCError(.cancelled, "cancelled") }
+            if let deadline, deadline <= .now() {
+                RPCError(.deadlineExceeded, "deadline exceeded")
+            } else {
+                RPCError(.cancelled, "cancelled")
+            }
         default: RPCError(.internal, "internal error")
         }
     }

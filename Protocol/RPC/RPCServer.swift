@@ -103,8 +103,9 @@ public final class RPCServer: Sendable {
     private func add(_ method: UInt16, _ entry: RPCHandlerEntry) {
         state.withLock { s in
             precondition(!s.started, "register handlers before start()")
-            precondition(s.handlers[method] == nil || method == MethodID.ping,
-                         "method \(MethodID.name(method)) registered twice")
+            precondition(
+                s.handlers[method] == nil || method == MethodID.ping,
+                "method \(MethodID.name(method)) registered twice")
             s.handlers[method] = entry
         }
     }
@@ -212,9 +213,11 @@ public final class RPCServer: Sendable {
             .childChannelOption(.maxMessagesPerRead, value: 16)
             .childChannelInitializer { [self] channel in
                 channel.eventLoop.makeCompletedFuture {
-                    let id = ConnectionID(rawValue: counters.nextConnectionID.wrappingAdd(1, ordering: .relaxed).oldValue)
+                    let id = ConnectionID(
+                        rawValue: counters.nextConnectionID.wrappingAdd(1, ordering: .relaxed).oldValue)
                     let handler = ServerConnectionHandler(
-                        connectionID: id, eventLoop: channel.eventLoop, handlers: handlers, configuration: configuration,
+                        connectionID: id, eventLoop: channel.eventLoop, handlers: handlers,
+                        configuration: configuration,
                         logger: logger, counters: counters)
                     try channel.pipeline.syncOperations.addHandler(
                         ByteToMessageHandler(FrameByteDecoder(maxFrameSize: configuration.maxFrameSize)))

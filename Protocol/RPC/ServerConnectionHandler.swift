@@ -130,11 +130,14 @@ final class ServerConnectionHandler: ChannelInboundHandler {
         guard frame.payload.count >= RequestPayload.prefixSize else {
             return protocolViolation(.invalidArgument, "request frame without timeout prefix")
         }
-        guard calls[callID] == nil else { return protocolViolation(.invalidArgument, "call id \(callID) already in flight") }
+        guard calls[callID] == nil else {
+            return protocolViolation(.invalidArgument, "call id \(callID) already in flight")
+        }
         counters.calls.wrappingAdd(1, ordering: .relaxed)
         guard let entry = handlers[frame.method] else {
-            return writeError(callID: callID, method: frame.method,
-                              RPCError(.unimplemented, "unknown method \(MethodID.name(frame.method))"))
+            return writeError(
+                callID: callID, method: frame.method,
+                RPCError(.unimplemented, "unknown method \(MethodID.name(frame.method))"))
         }
         let timeoutMs = (try? RequestPayload.timeoutMs(of: frame.payload)) ?? 0
         var deadline: NIODeadline? = timeoutMs == 0 ? nil : .now() + .milliseconds(Int64(timeoutMs))
@@ -142,7 +145,8 @@ final class ServerConnectionHandler: ChannelInboundHandler {
             let capped = NIODeadline.now() + cap
             deadline = deadline.map { min($0, capped) } ?? capped
         }
-        let message = frame.payload.count == RequestPayload.prefixSize ? [] : Array(frame.payload[RequestPayload.prefixSize...])
+        let message =
+            frame.payload.count == RequestPayload.prefixSize ? [] : Array(frame.payload[RequestPayload.prefixSize...])
         guard let context, let loopBound else { return }
         let rpcContext = RPCContext(
             connectionID: connectionID, remoteAddress: remoteAddress, callID: callID, method: frame.method,
@@ -151,9 +155,11 @@ final class ServerConnectionHandler: ChannelInboundHandler {
         switch entry {
         case .sync(let handler):
             do {
-                writeResponse(callID: callID, method: frame.method, kind: .response, payload: try handler(message, rpcContext))
+                writeResponse(
+                    callID: callID, method: frame.method, kind: .response, payload: try handler(message, rpcContext))
             } catch {
-                writeError(callID: callID, method: frame.method, mapError(error, method: frame.method, deadline: deadline))
+                writeError(
+                    callID: callID, method: frame.method, mapError(error, method: frame.method, deadline: deadline))
             }
 
         case .unary(let handler):
@@ -230,9 +236,11 @@ final class ServerConnectionHandler: ChannelInboundHandler {
         call.timer?.cancel()
         switch result {
         case .success(let payload):
-            writeResponse(callID: callID, method: call.method, kind: streamEnd ? .streamEnd : .response, payload: payload)
+            writeResponse(
+                callID: callID, method: call.method, kind: streamEnd ? .streamEnd : .response, payload: payload)
         case .failure(let error):
-            writeError(callID: callID, method: call.method, mapError(error, method: call.method, deadline: call.deadline))
+            writeError(
+                callID: callID, method: call.method, mapError(error, method: call.method, deadline: call.deadline))
         }
         flushNow()
     }
@@ -248,7 +256,8 @@ final class ServerConnectionHandler: ChannelInboundHandler {
         }
         let sent = context.eventLoop.makePromise(of: Void.self)
         calls[callID]?.pendingSend = sent
-        let written = context.writeAndFlush(wrapOutboundOut(Frame(kind: .streamItem, callID: callID, method: call.method, payload: item)))
+        let written = context.writeAndFlush(
+            wrapOutboundOut(Frame(kind: .streamItem, callID: callID, method: call.method, payload: item)))
         written.assumeIsolated().whenComplete { [self] result in
             if calls[callID]?.token == token { calls[callID]?.pendingSend = nil }
             sent.completeWith(result)
@@ -288,7 +297,8 @@ final class ServerConnectionHandler: ChannelInboundHandler {
     private func writeResponse(callID: UInt64, method: UInt16, kind: FrameKind, payload: [UInt8]) {
         guard state == .open else { return }
         guard FrameLayout.headerSize + payload.count <= configuration.maxFrameSize else {
-            return writeError(callID: callID, method: method, RPCError(.resourceExhausted, "response larger than the frame limit"))
+            return writeError(
+                callID: callID, method: method, RPCError(.resourceExhausted, "response larger than the frame limit"))
         }
         write(Frame(kind: kind, callID: callID, method: method, payload: payload))
     }
@@ -305,7 +315,8 @@ final class ServerConnectionHandler: ChannelInboundHandler {
         counters.protocolErrors.wrappingAdd(1, ordering: .relaxed)
         logger.debug("protocol violation, closing", metadata: ["reason": "\(message)"])
         cancelAllCalls()
-        let frame = Frame(kind: .error, callID: 0, method: 0, payload: RPCErrorPayload(code: code, message: message).encoded())
+        let frame = Frame(
+            kind: .error, callID: 0, method: 0, payload: RPCErrorPayload(code: code, message: message).encoded())
         let written = context.eventLoop.makePromise(of: Void.self)
         context.writeAndFlush(wrapOutboundOut(frame), promise: written)
         needsFlush = false

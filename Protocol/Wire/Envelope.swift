@@ -54,8 +54,9 @@ public struct Envelope: WireMessage {
 
     /// The same envelope with `signature` replaced (65 bytes).
     public func withSignature(_ signature: [UInt8]) throws(WireError) -> Envelope {
-        try Envelope(chainID: chainID, sender: sender, session: session, round: round, sequence: sequence,
-                     payloadType: payloadType, payload: payload, signature: signature)
+        try Envelope(
+            chainID: chainID, sender: sender, session: session, round: round, sequence: sequence,
+            payloadType: payloadType, payload: payload, signature: signature)
     }
 
     /// What the sender signs: the domain tag, then every field but the signature.

@@ -104,10 +104,12 @@ public enum FrameError: Error, Equatable, Sendable, CustomStringConvertible {
     public var description: String {
         switch self {
         case .frameTooLarge(let length, let limit): "frame length \(length) exceeds limit \(limit)"
-        case .frameTooShort(let length): "frame length \(length) is shorter than the \(FrameLayout.headerSize)-byte header"
+        case .frameTooShort(let length):
+            "frame length \(length) is shorter than the \(FrameLayout.headerSize)-byte header"
         case .unsupportedVersion(let v): "unsupported protocol version \(v)"
         case .unknownKind(let k): "unknown frame kind \(k)"
-        case .payloadTooLarge(let kind, let length): "\(kind) frame payload of \(length) bytes exceeds \(kind.maxPayload)"
+        case .payloadTooLarge(let kind, let length):
+            "\(kind) frame payload of \(length) bytes exceeds \(kind.maxPayload)"
         }
     }
 }
@@ -134,8 +136,9 @@ public enum FrameEncoder {
     public static func appendRequest(
         callID: UInt64, method: UInt16, timeoutMs: UInt32, message: some Collection<UInt8>, to out: inout [UInt8]
     ) {
-        appendHeader(kind: .request, callID: callID, method: method,
-                     payloadLength: RequestPayload.prefixSize + message.count, to: &out)
+        appendHeader(
+            kind: .request, callID: callID, method: method,
+            payloadLength: RequestPayload.prefixSize + message.count, to: &out)
         withUnsafeBytes(of: timeoutMs.bigEndian) { out.append(contentsOf: $0) }
         out.append(contentsOf: message)
     }

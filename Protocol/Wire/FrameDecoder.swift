@@ -107,7 +107,8 @@ public struct FrameDecoder: Sendable {
         let kind = FrameKind(rawValue: raw[5])!
         let callID = UInt64(bigEndian: raw.loadUnaligned(fromByteOffset: 6, as: UInt64.self))
         let method = UInt16(bigEndian: raw.loadUnaligned(fromByteOffset: 14, as: UInt16.self))
-        let payload = total == FrameLayout.overhead
+        let payload =
+            total == FrameLayout.overhead
             ? [] : Array(UnsafeRawBufferPointer(rebasing: raw[FrameLayout.overhead..<total]))
         return (Frame(kind: kind, callID: callID, method: method, payload: payload), total)
     }

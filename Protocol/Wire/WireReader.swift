@@ -136,7 +136,8 @@ public struct WireReader: Sendable {
 
     /// Presence byte 0 (nil) or 1 followed by the value.
     @inlinable
-    public mutating func readOptional<T>(_ readValue: (inout WireReader) throws(WireError) -> T) throws(WireError) -> T? {
+    public mutating func readOptional<T>(_ readValue: (inout WireReader) throws(WireError) -> T) throws(WireError) -> T?
+    {
         switch try readUInt8() {
         case 0: return nil
         case 1: return try readValue(&self)
@@ -152,9 +153,12 @@ public struct WireReader: Sendable {
 
     /// A one-byte enum tag; unknown tags are refused.
     @inlinable
-    public mutating func readTag<E: RawRepresentable>(_: E.Type = E.self) throws(WireError) -> E where E.RawValue == UInt8 {
+    public mutating func readTag<E: RawRepresentable>(_: E.Type = E.self) throws(WireError) -> E
+    where E.RawValue == UInt8 {
         let raw = try readUInt8()
-        guard let value = E(rawValue: raw) else { throw .unknownTag(type: String(describing: E.self), tag: UInt64(raw)) }
+        guard let value = E(rawValue: raw) else {
+            throw .unknownTag(type: String(describing: E.self), tag: UInt64(raw))
+        }
         return value
     }
 

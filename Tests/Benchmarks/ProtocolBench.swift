@@ -11,10 +11,14 @@ struct ProtocolBench: BenchArea {
     static let asyncEcho: UInt16 = 0x7f02
 
     func run(_ options: BenchOptions, report: @Sendable (BenchResult) -> Void) async throws {
-        report(frameDecode(payload: 64, totalBytes: 4 << 20, runs: options.scale(60, quick: 5),
-                           name: "protocol.frame.decode.64B"))
-        report(frameDecode(payload: 1 << 20, totalBytes: 32 << 20, runs: options.scale(30, quick: 3),
-                           name: "protocol.frame.decode.1MiB"))
+        report(
+            frameDecode(
+                payload: 64, totalBytes: 4 << 20, runs: options.scale(60, quick: 5),
+                name: "protocol.frame.decode.64B"))
+        report(
+            frameDecode(
+                payload: 1 << 20, totalBytes: 32 << 20, runs: options.scale(30, quick: 3),
+                name: "protocol.frame.decode.1MiB"))
 
         // Server and client on separate event loops (threads), as separate processes would be.
         let serverGroup = MultiThreadedEventLoopGroup(numberOfThreads: 1)
@@ -27,21 +31,29 @@ struct ProtocolBench: BenchArea {
         let request = [UInt8](repeating: 0x5a, count: 64)
 
         let calls = options.scale(20_000, quick: 500)
-        report(try await latency(client, method: Self.echo, request: request, calls: calls,
-                                 name: "protocol.rpc.unary.latency",
-                                 note: "loopback, 64 B echo, sync handler on the event loop, async client call, sequential"))
-        report(try await latency(client, method: Self.asyncEcho, request: request, calls: calls,
-                                 name: "protocol.rpc.unary.latency.async-handler",
-                                 note: "loopback, 64 B echo, async handler (one task per call), sequential"))
+        report(
+            try await latency(
+                client, method: Self.echo, request: request, calls: calls,
+                name: "protocol.rpc.unary.latency",
+                note: "loopback, 64 B echo, sync handler on the event loop, async client call, sequential"))
+        report(
+            try await latency(
+                client, method: Self.asyncEcho, request: request, calls: calls,
+                name: "protocol.rpc.unary.latency.async-handler",
+                note: "loopback, 64 B echo, async handler (one task per call), sequential"))
 
         let total = options.scale(200_000, quick: 5_000)
         let runs = options.scale(7, quick: 2)
-        report(try await throughput(client, method: Self.echo, request: request, inFlight: 128, total: total, runs: runs,
-                                    name: "protocol.rpc.unary.throughput",
-                                    note: "loopback, 64 B echo, sync handler, 128 in flight on one connection"))
-        report(try await throughput(client, method: Self.asyncEcho, request: request, inFlight: 128, total: total / 2, runs: runs,
-                                    name: "protocol.rpc.unary.throughput.async-handler",
-                                    note: "loopback, 64 B echo, async handler, 128 in flight on one connection"))
+        report(
+            try await throughput(
+                client, method: Self.echo, request: request, inFlight: 128, total: total, runs: runs,
+                name: "protocol.rpc.unary.throughput",
+                note: "loopback, 64 B echo, sync handler, 128 in flight on one connection"))
+        report(
+            try await throughput(
+                client, method: Self.asyncEcho, request: request, inFlight: 128, total: total / 2, runs: runs,
+                name: "protocol.rpc.unary.throughput.async-handler",
+                note: "loopback, 64 B echo, async handler, 128 in flight on one connection"))
 
         await client.close()
         await server.shutdown()
@@ -51,8 +63,10 @@ struct ProtocolBench: BenchArea {
 
     /// Decodes a buffer of frames with the pure incremental decoder; MB/s of wire bytes.
     func frameDecode(payload: Int, totalBytes: Int, runs: Int, name: String) -> BenchResult {
-        let frame = FrameEncoder.encode(Frame(kind: .response, callID: 1, method: 0x0100,
-                                              payload: [UInt8](repeating: 0xa5, count: payload)))
+        let frame = FrameEncoder.encode(
+            Frame(
+                kind: .response, callID: 1, method: 0x0100,
+                payload: [UInt8](repeating: 0xa5, count: payload)))
         let count = max(1, totalBytes / frame.count)
         var input = [UInt8]()
         input.reserveCapacity(count * frame.count)
@@ -81,11 +95,14 @@ struct ProtocolBench: BenchArea {
         }
         precondition(checksum > 0)
         let (p50, p99) = Stats.throughput(rates)
-        return BenchResult(bench: name, unit: .mbPerSecond, p50: p50, p99: p99, n: runs,
-                           note: "FrameDecoder, \(count) frames of \(frame.count) B per run, fed in 64 KiB chunks")
+        return BenchResult(
+            bench: name, unit: .mbPerSecond, p50: p50, p99: p99, n: runs,
+            note: "FrameDecoder, \(count) frames of \(frame.count) B per run, fed in 64 KiB chunks")
     }
 
-    func latency(_ client: RPCClient, method: UInt16, request: [UInt8], calls: Int, name: String, note: String) async throws -> BenchResult {
+    func latency(
+        _ client: RPCClient, method: UInt16, request: [UInt8], calls: Int, name: String, note: String
+    ) async throws -> BenchResult {
         let clock = ContinuousClock()
         for _ in 0..<min(2_000, calls) { _ = try await client.call(method: method, request: request) }
         var samples: [Double] = []
@@ -102,7 +119,8 @@ struct ProtocolBench: BenchArea {
 
     /// Keeps `inFlight` calls outstanding from the client's event loop until `total` completed.
     func throughput(
-        _ client: RPCClient, method: UInt16, request: [UInt8], inFlight: Int, total: Int, runs: Int, name: String, note: String
+        _ client: RPCClient, method: UInt16, request: [UInt8], inFlight: Int, total: Int, runs: Int, name: String,
+        note: String
     ) async throws -> BenchResult {
         var rates: [Double] = []
         for run in -1..<runs {
@@ -112,10 +130,13 @@ struct ProtocolBench: BenchArea {
             if run >= 0 { rates.append(Double(total) / elapsed.seconds) }
         }
         let (p50, p99) = Stats.throughput(rates)
-        return BenchResult(bench: name, unit: .opsPerSecond, p50: p50, p99: p99, n: runs, note: note + ", \(total) calls per run")
+        return BenchResult(
+            bench: name, unit: .opsPerSecond, p50: p50, p99: p99, n: runs, note: note + ", \(total) calls per run")
     }
 
-    static func pump(_ client: RPCClient, method: UInt16, request: [UInt8], inFlight: Int, total: Int) -> EventLoopFuture<Void> {
+    static func pump(
+        _ client: RPCClient, method: UInt16, request: [UInt8], inFlight: Int, total: Int
+    ) -> EventLoopFuture<Void> {
         let loop = client.eventLoop
         let done = loop.makePromise(of: Void.self)
         loop.execute {

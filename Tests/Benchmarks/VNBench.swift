@@ -18,7 +18,8 @@ struct VNBench: AsyncParsableCommand {
     func run() async throws {
         let selected = area == "all" ? BenchRegistry.areas : BenchRegistry.areas.filter { $0.name == area }
         guard !selected.isEmpty else {
-            throw ValidationError("unknown area \(area); known: \(BenchRegistry.areas.map(\.name).joined(separator: ", ")), all")
+            throw ValidationError(
+                "unknown area \(area); known: \(BenchRegistry.areas.map(\.name).joined(separator: ", ")), all")
         }
         for area in selected {
             try await area.run(BenchOptions(quick: quick)) { result in print(result.jsonLine) }

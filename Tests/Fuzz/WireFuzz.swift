@@ -43,8 +43,9 @@ func fuzzFrames(_ bytes: [UInt8]) {
             check(frame.payload.count <= frame.kind.maxPayload, "payload above kind cap")
             reencoded += FrameEncoder.encode(frame)
         }
-        check(reencoded.count <= bytes.count && Array(bytes[..<reencoded.count]) == reencoded,
-              "frames do not re-encode to the consumed bytes")
+        check(
+            reencoded.count <= bytes.count && Array(bytes[..<reencoded.count]) == reencoded,
+            "frames do not re-encode to the consumed bytes")
         if error == nil {
             check(whole.bufferedByteCount == bytes.count - reencoded.count, "buffered byte count wrong")
         }
@@ -101,9 +102,10 @@ func fuzzMessages(_ bytes: [UInt8]) {
     roundTrip(Envelope.self, bytes)
     if let envelope = try? Envelope.decode(bytes) {
         let signing = envelope.signingBytes
-        check(Array(signing.suffix(bytes.count - Envelope.signatureLength))
-              == Array(bytes.prefix(bytes.count - Envelope.signatureLength)),
-              "signingBytes is not tag + unsigned fields")
+        check(
+            Array(signing.suffix(bytes.count - Envelope.signatureLength))
+                == Array(bytes.prefix(bytes.count - Envelope.signatureLength)),
+            "signingBytes is not tag + unsigned fields")
     }
     if let split = try? RequestPayload.split(bytes) {
         check(RequestPayload.make(timeoutMs: split.timeoutMs, message: split.message) == bytes, "request payload")

@@ -2,6 +2,7 @@ import CryptoPrimitives
 import Secp256k1
 import Testing
 import Wire
+
 @testable import RPC
 
 @Suite("Envelope signing")
@@ -10,9 +11,12 @@ struct EnvelopeSigningTests {
     let other = try! PrivateKey(bytes: Array(repeating: 0, count: 31) + [2])
     let session = Array("keygen-01".utf8)
 
-    func sign(_ sequence: UInt64, key: PrivateKey? = nil, chain: String = "vn-devnet-1", session: [UInt8]? = nil) throws -> Envelope {
-        try Envelope.signed(chainID: chain, session: session ?? self.session, round: 1, sequence: sequence,
-                            payloadType: 0x0301, payload: PeerPing(nonce: sequence), key: key ?? self.key)
+    func sign(
+        _ sequence: UInt64, key: PrivateKey? = nil, chain: String = "vn-devnet-1", session: [UInt8]? = nil
+    ) throws -> Envelope {
+        try Envelope.signed(
+            chainID: chain, session: session ?? self.session, round: 1, sequence: sequence,
+            payloadType: 0x0301, payload: PeerPing(nonce: sequence), key: key ?? self.key)
     }
 
     @Test func signedEnvelopeVerifies() throws {
@@ -41,17 +45,19 @@ struct EnvelopeSigningTests {
         let envelope = try sign(1)
         var verifier = EnvelopeVerifier(chainID: "vn-devnet-1")
         // Change the payload, keep the signature: recovers to some other address (or nothing).
-        let tampered = try Envelope(chainID: envelope.chainID, sender: envelope.sender, session: envelope.session,
-                                    round: envelope.round, sequence: envelope.sequence, payloadType: envelope.payloadType,
-                                    payload: [0], signature: envelope.signature)
+        let tampered = try Envelope(
+            chainID: envelope.chainID, sender: envelope.sender, session: envelope.session,
+            round: envelope.round, sequence: envelope.sequence, payloadType: envelope.payloadType,
+            payload: [0], signature: envelope.signature)
         switch verifier.verify(tampered) {
         case .rejected(.signerMismatch), .rejected(.badSignature): break
         case let other: Issue.record("tampered envelope: \(other)")
         }
         // Claim another sender.
-        let impostor = try Envelope(chainID: envelope.chainID, sender: try Address(bytes: other.publicKey.ethereumAddressBytes),
-                                    session: envelope.session, round: envelope.round, sequence: envelope.sequence,
-                                    payloadType: envelope.payloadType, payload: envelope.payload, signature: envelope.signature)
+        let impostor = try Envelope(
+            chainID: envelope.chainID, sender: try Address(bytes: other.publicKey.ethereumAddressBytes),
+            session: envelope.session, round: envelope.round, sequence: envelope.sequence,
+            payloadType: envelope.payloadType, payload: envelope.payload, signature: envelope.signature)
         // The sender is signed too, so the signature recovers to an unrelated address.
         switch verifier.verify(impostor) {
         case .rejected(.signerMismatch(let signer, let sender)):
@@ -60,7 +66,9 @@ struct EnvelopeSigningTests {
         }
         // Garbage signature.
         let garbage = try envelope.withSignature(Array(repeating: 0xff, count: 65))
-        guard case .rejected(.badSignature) = verifier.verify(garbage) else { Issue.record("garbage signature accepted"); return }
+        guard case .rejected(.badSignature) = verifier.verify(garbage) else {
+            Issue.record("garbage signature accepted"); return
+        }
         // The original still verifies: rejections did not advance the replay guard.
         #expect(verifier.verify(envelope) == .accepted)
         #expect(verifier.counters.rejected == 3)
@@ -78,9 +86,12 @@ struct EnvelopeSigningTests {
             flipped[i] = UInt8((d + 256) % 256)
             borrow = d < 0 ? 1 : 0
         }
-        let malleated = try envelope.withSignature(Array(envelope.signature[0..<32]) + flipped + [1 - envelope.signature[64]])
+        let malleated = try envelope.withSignature(
+            Array(envelope.signature[0..<32]) + flipped + [1 - envelope.signature[64]])
         var verifier = EnvelopeVerifier(chainID: "vn-devnet-1")
-        guard case .rejected(.badSignature) = verifier.verify(malleated) else { Issue.record("high-s accepted"); return }
+        guard case .rejected(.badSignature) = verifier.verify(malleated) else {
+            Issue.record("high-s accepted"); return
+        }
         #expect(verifier.verify(envelope) == .accepted)
     }
 
@@ -95,6 +106,8 @@ struct EnvelopeSigningTests {
         // Another validator has its own sequence stream.
         #expect(verifier.verify(try sign(1, key: other)) == .accepted)
         let counters = verifier.counters
-        #expect(counters.accepted == 3 && counters.replayed == 2 && counters.wrongChain == 1 && counters.unknownSession == 1)
+        #expect(
+            counters.accepted == 3 && counters.replayed == 2 && counters.wrongChain == 1 && counters.unknownSession == 1
+        )
     }
 }

@@ -2,12 +2,14 @@ import NIOCore
 import NIOTestUtils
 import Testing
 import Wire
+
 @testable import RPC
 
 @Suite("Frame decoder")
 struct FrameDecoderTests {
     static let sample: [Frame] = [
-        Frame(kind: .request, callID: 1, method: 0x0100, payload: RequestPayload.make(timeoutMs: 0, message: [1, 2, 3])),
+        Frame(
+            kind: .request, callID: 1, method: 0x0100, payload: RequestPayload.make(timeoutMs: 0, message: [1, 2, 3])),
         Frame(kind: .response, callID: 1, method: 0x0100, payload: []),
         Frame(kind: .streamItem, callID: 2, method: 7, payload: Array(repeating: 0xaa, count: 300)),
         Frame(kind: .streamEnd, callID: 2, method: 7),
@@ -26,7 +28,8 @@ struct FrameDecoderTests {
     }
 
     @Test func headerLayout() {
-        let bytes = FrameEncoder.encode(Frame(kind: .request, callID: 0x0102_0304_0506_0708, method: 0xabcd, payload: [0xee]))
+        let bytes = FrameEncoder.encode(
+            Frame(kind: .request, callID: 0x0102_0304_0506_0708, method: 0xabcd, payload: [0xee]))
         #expect(bytes == hex("0000000d 01 01 0102030405060708 abcd ee"))
     }
 

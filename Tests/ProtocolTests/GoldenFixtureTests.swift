@@ -22,26 +22,34 @@ struct GoldenFixtureTests {
     @Test func serviceKindTags() throws {
         let bytes = try fixture("ServiceKind")
         #expect(bytes == ServiceKind.allCases.map(\.rawValue))
-        #expect(ServiceKind.allCases == [.consensusManager, .tssSigner, .inboxListener, .sandboxExecutor, .bridgeAdapter, .batchProposer])
+        #expect(
+            ServiceKind.allCases == [
+                .consensusManager, .tssSigner, .inboxListener, .sandboxExecutor, .bridgeAdapter, .batchProposer,
+            ])
     }
 
     @Test func statusCodeTags() throws {
         let bytes = try fixture("StatusCode")
         #expect(bytes == StatusCode.allCases.map(\.rawValue))
-        #expect(StatusCode.allCases == [
-            .ok, .cancelled, .invalidArgument, .deadlineExceeded, .notFound, .alreadyExists, .permissionDenied,
-            .resourceExhausted, .failedPrecondition, .unimplemented, .internal, .unavailable, .unauthenticated,
-        ])
+        #expect(
+            StatusCode.allCases == [
+                .ok, .cancelled, .invalidArgument, .deadlineExceeded, .notFound, .alreadyExists, .permissionDenied,
+                .resourceExhausted, .failedPrecondition, .unimplemented, .internal, .unavailable, .unauthenticated,
+            ])
     }
 
     @Test func registerService() throws {
-        try check("RegisterService", RegisterService(
-            kind: .tssSigner, version: "0.1.0", instanceID: Array(0..<16),
-            rpcAddress: "127.0.0.1:7102", httpAddress: "127.0.0.1:8102"))
+        try check(
+            "RegisterService",
+            RegisterService(
+                kind: .tssSigner, version: "0.1.0", instanceID: Array(0..<16),
+                rpcAddress: "127.0.0.1:7102", httpAddress: "127.0.0.1:8102"))
     }
 
     @Test func registerServiceAck() throws {
-        try check("RegisterServiceAck", RegisterServiceAck(chainID: "vn-devnet-1", validator: testAddress, heartbeatIntervalMs: 5000))
+        try check(
+            "RegisterServiceAck",
+            RegisterServiceAck(chainID: "vn-devnet-1", validator: testAddress, heartbeatIntervalMs: 5000))
     }
 
     @Test func serviceHeartbeat() throws {
@@ -49,7 +57,9 @@ struct GoldenFixtureTests {
     }
 
     @Test func peerHello() throws {
-        try check("PeerHello", PeerHello(chainID: "vn-devnet-1", validator: testAddress, p2pAddress: "10.0.0.7:26656", version: "0.1.0-ü"))
+        try check(
+            "PeerHello",
+            PeerHello(chainID: "vn-devnet-1", validator: testAddress, p2pAddress: "10.0.0.7:26656", version: "0.1.0-ü"))
     }
 
     @Test func peerPingPong() throws {
@@ -81,13 +91,16 @@ struct GoldenFixtureTests {
         var frames: [Frame] = []
         while let frame = try decoder.nextFrame() { frames.append(frame) }
         let expected = [
-            Frame(kind: .request, callID: 1, method: 0x0100,
-                  payload: RequestPayload.make(timeoutMs: 1500, message: ServiceHeartbeat(kind: .inboxListener, sequence: 42).encoded())),
+            Frame(
+                kind: .request, callID: 1, method: 0x0100,
+                payload: RequestPayload.make(
+                    timeoutMs: 1500, message: ServiceHeartbeat(kind: .inboxListener, sequence: 42).encoded())),
             Frame(kind: .response, callID: 1, method: 0x0100),
             Frame(kind: .streamItem, callID: 2, method: 0x0102, payload: [1, 2]),
             Frame(kind: .streamEnd, callID: 2, method: 0x0102),
-            Frame(kind: .error, callID: 3, method: 0x0201,
-                  payload: RPCErrorPayload(code: .deadlineExceeded, message: "deadline exceeded").encoded()),
+            Frame(
+                kind: .error, callID: 3, method: 0x0201,
+                payload: RPCErrorPayload(code: .deadlineExceeded, message: "deadline exceeded").encoded()),
             Frame(kind: .ping, callID: 0xdead_beef, method: 0, payload: Array("hi".utf8)),
             Frame(kind: .pong, callID: 0xdead_beef, method: 0, payload: Array("hi".utf8)),
             Frame(kind: .cancel, callID: 4, method: 0x0001),

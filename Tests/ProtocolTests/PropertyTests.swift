@@ -57,8 +57,10 @@ struct Sample: WireMessage {
         nested = try r.readMessage()
     }
 
-    init(a: UInt8, b: UInt16, c: UInt32, d: UInt64, e: Int64, flag: Bool, data: [UInt8], text: String,
-         list: [UInt32], maybe: UInt64?, kind: ServiceKind, nested: PeerPing) {
+    init(
+        a: UInt8, b: UInt16, c: UInt32, d: UInt64, e: Int64, flag: Bool, data: [UInt8], text: String,
+        list: [UInt32], maybe: UInt64?, kind: ServiceKind, nested: PeerPing
+    ) {
         (self.a, self.b, self.c, self.d, self.e, self.flag) = (a, b, c, d, e, flag)
         (self.data, self.text, self.list, self.maybe, self.kind, self.nested) = (data, text, list, maybe, kind, nested)
     }
@@ -68,11 +70,14 @@ struct Sample: WireMessage {
 
 let anySample = zip(
     zip(Gen.uint8(), Gen.uint16(), Gen.uint32(), Gen.uint64(), Gen.int64(), Gen.bool),
-    zip(anyByte.array(of: 0...40), anyString, Gen.uint32().array(of: 0...6), Gen.uint64().optional, Gen<ServiceKind>.case,
+    zip(
+        anyByte.array(of: 0...40), anyString, Gen.uint32().array(of: 0...6), Gen.uint64().optional,
+        Gen<ServiceKind>.case,
         Gen.uint64())
 ).map { p, q in
-    Sample(a: p.0, b: p.1, c: p.2, d: p.3, e: p.4, flag: p.5, data: q.0, text: q.1, list: q.2, maybe: q.3,
-           kind: q.4, nested: PeerPing(nonce: q.5))
+    Sample(
+        a: p.0, b: p.1, c: p.2, d: p.3, e: p.4, flag: p.5, data: q.0, text: q.1, list: q.2, maybe: q.3,
+        kind: q.4, nested: PeerPing(nonce: q.5))
 }
 
 let anyRegisterService = zip(Gen<ServiceKind>.case, anyString, anyByte.array(of: 16...16), anyString, anyString)
@@ -83,12 +88,15 @@ let anyHeartbeat = zip(Gen<ServiceKind>.case, Gen.uint64()).map { ServiceHeartbe
 let anyPeerHello = zip(anyString, anyAddress, anyString, anyString)
     .map { PeerHello(chainID: $0, validator: $1, p2pAddress: $2, version: $3) }
 let anyErrorPayload = zip(Gen<StatusCode>.case, anyString).map { RPCErrorPayload(code: $0, message: $1) }
-let anyEnvelope = zip(anyString, anyAddress, anyByte.array(of: 0...64), Gen.uint32(), Gen.uint64(), Gen.uint16(),
-                      anyByte.array(of: 0...100), anyByte.array(of: 65...65))
-    .map {
-        try! Envelope(chainID: $0, sender: $1, session: $2, round: $3, sequence: $4, payloadType: $5, payload: $6,
-                      signature: $7)
-    }
+let anyEnvelope = zip(
+    anyString, anyAddress, anyByte.array(of: 0...64), Gen.uint32(), Gen.uint64(), Gen.uint16(),
+    anyByte.array(of: 0...100), anyByte.array(of: 65...65)
+)
+.map {
+    try! Envelope(
+        chainID: $0, sender: $1, session: $2, round: $3, sequence: $4, payloadType: $5, payload: $6,
+        signature: $7)
+}
 
 /// The laws of `WireMessage` for one value, plus: trailing bytes, truncation and a random
 /// one-byte mutation never break canonicality.
@@ -116,23 +124,33 @@ struct PropertyTests {
     let position = Gen.int(in: 0...10_000)
 
     @Test func sampleRoundTrips() async {
-        await propertyCheck(count: 300, input: anySample, extra, position, anyByte) { checkLaws($0, extra: $1, mutateAt: $2, to: $3) }
+        await propertyCheck(count: 300, input: anySample, extra, position, anyByte) {
+            checkLaws($0, extra: $1, mutateAt: $2, to: $3)
+        }
     }
 
     @Test func registerServiceRoundTrips() async {
-        await propertyCheck(count: 200, input: anyRegisterService, extra, position, anyByte) { checkLaws($0, extra: $1, mutateAt: $2, to: $3) }
+        await propertyCheck(count: 200, input: anyRegisterService, extra, position, anyByte) {
+            checkLaws($0, extra: $1, mutateAt: $2, to: $3)
+        }
     }
 
     @Test func registerServiceAckRoundTrips() async {
-        await propertyCheck(count: 200, input: anyRegisterServiceAck, extra, position, anyByte) { checkLaws($0, extra: $1, mutateAt: $2, to: $3) }
+        await propertyCheck(count: 200, input: anyRegisterServiceAck, extra, position, anyByte) {
+            checkLaws($0, extra: $1, mutateAt: $2, to: $3)
+        }
     }
 
     @Test func heartbeatRoundTrips() async {
-        await propertyCheck(count: 200, input: anyHeartbeat, extra, position, anyByte) { checkLaws($0, extra: $1, mutateAt: $2, to: $3) }
+        await propertyCheck(count: 200, input: anyHeartbeat, extra, position, anyByte) {
+            checkLaws($0, extra: $1, mutateAt: $2, to: $3)
+        }
     }
 
     @Test func peerMessagesRoundTrip() async {
-        await propertyCheck(count: 200, input: anyPeerHello, extra, position, anyByte) { checkLaws($0, extra: $1, mutateAt: $2, to: $3) }
+        await propertyCheck(count: 200, input: anyPeerHello, extra, position, anyByte) {
+            checkLaws($0, extra: $1, mutateAt: $2, to: $3)
+        }
         await propertyCheck(count: 100, input: Gen.uint64(), extra) { nonce, extra in
             checkLaws(PeerPing(nonce: nonce), extra: extra, mutateAt: 0, to: 0)
             checkLaws(PeerPong(nonce: nonce), extra: extra, mutateAt: 7, to: 1)
@@ -141,11 +159,15 @@ struct PropertyTests {
     }
 
     @Test func errorPayloadRoundTrips() async {
-        await propertyCheck(count: 200, input: anyErrorPayload, extra, position, anyByte) { checkLaws($0, extra: $1, mutateAt: $2, to: $3) }
+        await propertyCheck(count: 200, input: anyErrorPayload, extra, position, anyByte) {
+            checkLaws($0, extra: $1, mutateAt: $2, to: $3)
+        }
     }
 
     @Test func envelopeRoundTrips() async {
-        await propertyCheck(count: 200, input: anyEnvelope, extra, position, anyByte) { checkLaws($0, extra: $1, mutateAt: $2, to: $3) }
+        await propertyCheck(count: 200, input: anyEnvelope, extra, position, anyByte) {
+            checkLaws($0, extra: $1, mutateAt: $2, to: $3)
+        }
     }
 
     @Test func nonCanonicalBoolIsRejected() async {
@@ -159,13 +181,16 @@ struct PropertyTests {
     @Test func envelopeSessionAndSignatureLengths() async {
         await propertyCheck(count: 50, input: anyByte.array(of: 65...100)) { session in
             #expect(throws: WireError.lengthTooLarge(length: session.count, limit: 64)) {
-                try Envelope(chainID: "c", sender: testAddress, session: session, round: 0, sequence: 0, payloadType: 0, payload: [])
+                try Envelope(
+                    chainID: "c", sender: testAddress, session: session, round: 0, sequence: 0, payloadType: 0,
+                    payload: [])
             }
         }
         await propertyCheck(count: 50, input: anyByte.array(of: 0...80).filter { $0.count != 65 }) { signature in
             #expect(throws: WireError.self) {
-                try Envelope(chainID: "c", sender: testAddress, session: [], round: 0, sequence: 0, payloadType: 0,
-                             payload: [], signature: signature)
+                try Envelope(
+                    chainID: "c", sender: testAddress, session: [], round: 0, sequence: 0, payloadType: 0,
+                    payload: [], signature: signature)
             }
         }
     }

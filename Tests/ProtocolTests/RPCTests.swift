@@ -3,6 +3,7 @@ import NIOPosix
 import Synchronization
 import Testing
 import Wire
+
 @testable import RPC
 
 /// Records what handlers observed, for assertions from the test.
@@ -110,8 +111,9 @@ func makeServer(
 }
 
 func connect(_ server: RPCServer, maxFrameSize: Int = FrameLayout.defaultMaxFrameSize) async throws -> RPCClient {
-    try await RPCClient.connect(host: "127.0.0.1", port: server.port!, group: MultiThreadedEventLoopGroup.singleton,
-                                maxFrameSize: maxFrameSize)
+    try await RPCClient.connect(
+        host: "127.0.0.1", port: server.port!, group: MultiThreadedEventLoopGroup.singleton,
+        maxFrameSize: maxFrameSize)
 }
 
 @Suite("RPC over loopback")
@@ -122,8 +124,9 @@ struct RPCTests {
         #expect(try await client.call(method: TestMethod.echo, request: [1, 2, 3]) == [1, 2, 3])
         #expect(try await client.call(method: TestMethod.syncEcho, request: []) == [])
         #expect(try await client.call(method: MethodID.ping, request: []) == [])
-        let pong = try await client.call(method: TestMethod.heartbeat, request: ServiceHeartbeat(kind: .tssSigner, sequence: 41),
-                                         response: PeerPong.self)
+        let pong = try await client.call(
+            method: TestMethod.heartbeat, request: ServiceHeartbeat(kind: .tssSigner, sequence: 41),
+            response: PeerPong.self)
         #expect(pong == PeerPong(nonce: 42))
         await client.close()
         await server.shutdown()
@@ -132,10 +135,16 @@ struct RPCTests {
     @Test func handlerErrorsMapToStatusCodes() async throws {
         let server = try await makeServer()
         let client = try await connect(server)
-        await #expect(throws: RPCError(.notFound, "no such thing")) { try await client.call(method: TestMethod.fails, request: []) }
-        await #expect(throws: RPCError(.internal, "internal error")) { try await client.call(method: TestMethod.crashes, request: []) }
+        await #expect(throws: RPCError(.notFound, "no such thing")) {
+            try await client.call(method: TestMethod.fails, request: [])
+        }
+        await #expect(throws: RPCError(.internal, "internal error")) {
+            try await client.call(method: TestMethod.crashes, request: [])
+        }
         // Undecodable typed request → invalidArgument, connection stays usable.
-        let error = await #expect(throws: RPCError.self) { try await client.call(method: TestMethod.heartbeat, request: [1, 2]) }
+        let error = await #expect(throws: RPCError.self) {
+            try await client.call(method: TestMethod.heartbeat, request: [1, 2])
+        }
         #expect(error?.code == .invalidArgument)
         #expect(try await client.call(method: TestMethod.echo, request: [9]) == [9])
         await server.shutdown()
@@ -156,14 +165,18 @@ struct RPCTests {
         let server = try await makeServer()
         let client = try await connect(server)
         var items: [PeerPong] = []
-        for try await item in client.serverStream(method: TestMethod.count, request: PeerPing(nonce: 5), item: PeerPong.self) {
+        for try await item in client.serverStream(
+            method: TestMethod.count, request: PeerPing(nonce: 5), item: PeerPong.self)
+        {
             items.append(item)
         }
         #expect(items == (0..<5).map { PeerPong(nonce: $0) })
 
         var raw: [[UInt8]] = []
         do {
-            for try await item in client.serverStream(method: TestMethod.countThenFail, request: []) { raw.append(item) }
+            for try await item in client.serverStream(method: TestMethod.countThenFail, request: []) {
+                raw.append(item)
+            }
             Issue.record("stream should have failed")
         } catch {
             #expect(error as? RPCError == RPCError(.failedPrecondition, "stopped"))
@@ -201,8 +214,11 @@ struct RPCTests {
         let events = Events()
         let server = try await makeServer(events: events)
         let raw = try await RawConnection.connect(port: server.port!)
-        try await raw.send(FrameEncoder.encode(Frame(
-            kind: .request, callID: 11, method: TestMethod.slow, payload: RequestPayload.make(timeoutMs: 100, message: []))))
+        try await raw.send(
+            FrameEncoder.encode(
+                Frame(
+                    kind: .request, callID: 11, method: TestMethod.slow,
+                    payload: RequestPayload.make(timeoutMs: 100, message: []))))
         #expect(await eventually { (try? await raw.frames().count) == 1 })
         let frames = try await raw.frames()
         #expect(frames.first?.kind == .error)
@@ -239,17 +255,24 @@ struct RPCTests {
         let events = Events()
         let server = try await makeServer(events: events)
         let raw = try await RawConnection.connect(port: server.port!)
-        try await raw.send(FrameEncoder.encode(Frame(
-            kind: .request, callID: 5, method: TestMethod.slow, payload: RequestPayload.make(timeoutMs: 0, message: []))))
+        try await raw.send(
+            FrameEncoder.encode(
+                Frame(
+                    kind: .request, callID: 5, method: TestMethod.slow,
+                    payload: RequestPayload.make(timeoutMs: 0, message: []))))
         #expect(await events.next() == "started 5")
         try await raw.send(frameBytes(.cancel, callID: 5, method: TestMethod.slow))
         #expect(await events.next() == "cancelled, deadline passed: false")
         // The call id can be reused, and nothing was sent for the cancelled call.
-        try await raw.send(FrameEncoder.encode(Frame(
-            kind: .request, callID: 5, method: TestMethod.syncEcho, payload: RequestPayload.make(timeoutMs: 0, message: [4]))))
+        try await raw.send(
+            FrameEncoder.encode(
+                Frame(
+                    kind: .request, callID: 5, method: TestMethod.syncEcho,
+                    payload: RequestPayload.make(timeoutMs: 0, message: [4]))))
         #expect(await eventually { (try? await raw.frames().count) == 1 })
         try await Task.sleep(for: .milliseconds(50))
-        #expect(try await raw.frames() == [Frame(kind: .response, callID: 5, method: TestMethod.syncEcho, payload: [4])])
+        #expect(
+            try await raw.frames() == [Frame(kind: .response, callID: 5, method: TestMethod.syncEcho, payload: [4])])
         await server.shutdown()
     }
 
@@ -257,7 +280,8 @@ struct RPCTests {
         let server = try await makeServer()
         let client = try await connect(server)
         var received = 0
-        for try await _ in client.serverStream(method: TestMethod.count, request: PeerPing(nonce: 1_000_000).encoded()) {
+        for try await _ in client.serverStream(method: TestMethod.count, request: PeerPing(nonce: 1_000_000).encoded())
+        {
             received += 1
             if received == 3 { break }
         }
@@ -353,8 +377,11 @@ struct RPCTests {
         let events = Events()
         let server = try await makeServer(events: events)
         let raw = try await RawConnection.connect(port: server.port!, autoRead: false)
-        try await raw.send(FrameEncoder.encode(Frame(
-            kind: .request, callID: 1, method: TestMethod.flood, payload: RequestPayload.make(timeoutMs: 300, message: []))))
+        try await raw.send(
+            FrameEncoder.encode(
+                Frame(
+                    kind: .request, callID: 1, method: TestMethod.flood,
+                    payload: RequestPayload.make(timeoutMs: 300, message: []))))
         #expect(await events.next(within: .seconds(10)) == "send failed: cancelled: call ended")
         #expect(await events.next() == "send after end failed: cancelled: call ended")
         await server.shutdown()
@@ -364,8 +391,11 @@ struct RPCTests {
         let events = Events()
         let server = try await makeServer(events: events)
         let raw = try await RawConnection.connect(port: server.port!, autoRead: false)
-        try await raw.send(FrameEncoder.encode(Frame(
-            kind: .request, callID: 1, method: TestMethod.flood, payload: RequestPayload.make(timeoutMs: 0, message: []))))
+        try await raw.send(
+            FrameEncoder.encode(
+                Frame(
+                    kind: .request, callID: 1, method: TestMethod.flood,
+                    payload: RequestPayload.make(timeoutMs: 0, message: []))))
         try await Task.sleep(for: .milliseconds(100))
         try await raw.channel.close()
         #expect(await events.next(within: .seconds(10)) == "send failed: cancelled: call ended")
@@ -388,7 +418,10 @@ struct RPCTests {
         let server = try await makeServer()
         let raw = try await RawConnection.connect(port: server.port!)
         try await raw.send(frameBytes(.ping, callID: 77, payload: [1, 2, 3]))
-        #expect(await eventually { (try? await raw.frames()) == [Frame(kind: .pong, callID: 77, method: 0, payload: [1, 2, 3])] })
+        #expect(
+            await eventually {
+                (try? await raw.frames()) == [Frame(kind: .pong, callID: 77, method: 0, payload: [1, 2, 3])]
+            })
         await server.shutdown()
     }
 }
@@ -396,7 +429,9 @@ struct RPCTests {
 /// Malformed input over a real socket: an error frame (call id 0), then the server closes.
 @Suite("RPC hostile input")
 struct RPCHostileInputTests {
-    func expectErrorThenClose(_ bytes: [UInt8], code: StatusCode, sourceLocation: SourceLocation = #_sourceLocation) async throws {
+    func expectErrorThenClose(
+        _ bytes: [UInt8], code: StatusCode, sourceLocation: SourceLocation = #_sourceLocation
+    ) async throws {
         let server = try await makeServer()
         let raw = try await RawConnection.connect(port: server.port!)
         try await raw.send(bytes)
@@ -434,13 +469,16 @@ struct RPCHostileInputTests {
 
     @Test func truncatedRequestPayload() async throws {
         // A request frame whose payload is too short to hold the timeout prefix.
-        try await expectErrorThenClose(frameBytes(.request, callID: 1, method: TestMethod.echo, payload: [0, 0]), code: .invalidArgument)
+        try await expectErrorThenClose(
+            frameBytes(.request, callID: 1, method: TestMethod.echo, payload: [0, 0]), code: .invalidArgument)
     }
 
     @Test func reservedCallIDAndUnexpectedKinds() async throws {
-        try await expectErrorThenClose(frameBytes(.request, callID: 0, method: TestMethod.echo, payload: [0, 0, 0, 0]),
-                                       code: .invalidArgument)
-        try await expectErrorThenClose(frameBytes(.response, callID: 1, method: TestMethod.echo), code: .invalidArgument)
+        try await expectErrorThenClose(
+            frameBytes(.request, callID: 0, method: TestMethod.echo, payload: [0, 0, 0, 0]),
+            code: .invalidArgument)
+        try await expectErrorThenClose(
+            frameBytes(.response, callID: 1, method: TestMethod.echo), code: .invalidArgument)
     }
 
     @Test func duplicateCallIDInFlight() async throws {

@@ -15,7 +15,7 @@ struct ReplayGuardTests {
         #expect(g.admit(sender: alice, session: s1, sequence: 4) == .replay(lastAccepted: 5))
         #expect(g.admit(sender: alice, session: s1, sequence: 9) == .accept)  // gaps are fine
         #expect(g.admit(sender: alice, session: s2, sequence: 1) == .accept)  // other session: own stream
-        #expect(g.admit(sender: bob, session: s1, sequence: 1) == .accept)    // other sender: own stream
+        #expect(g.admit(sender: bob, session: s1, sequence: 1) == .accept)  // other sender: own stream
         #expect(g.check(sender: alice, session: s1, sequence: 9) == .replay(lastAccepted: 9))
         #expect(g.lastAccepted(sender: alice, session: s1) == 9)
         #expect(g.counters == ReplayGuard.Counters(accepted: 4, replayed: 2, evicted: 0))
@@ -47,21 +47,27 @@ struct ReplayGuardTests {
     }
 
     func envelope(chain: String = "vn-1", sender: Address, session: [UInt8], sequence: UInt64) -> Envelope {
-        try! Envelope(chainID: chain, sender: sender, session: session, round: 0, sequence: sequence, payloadType: 1, payload: [])
+        try! Envelope(
+            chainID: chain, sender: sender, session: session, round: 0, sequence: sequence, payloadType: 1, payload: [])
     }
 
     @Test func envelopeCheckRejectsEachFailureWithItsReason() {
         var check = EnvelopeCheck(chainID: "vn-1", sessions: .only([s1]))
         #expect(check.check(envelope(sender: alice, session: s1, sequence: 1), recoveredSigner: alice) == .accepted)
-        #expect(check.check(envelope(sender: alice, session: s1, sequence: 2), recoveredSigner: nil)
+        #expect(
+            check.check(envelope(sender: alice, session: s1, sequence: 2), recoveredSigner: nil)
                 == .rejected(.badSignature("no signer recovered")))
-        #expect(check.check(envelope(sender: alice, session: s1, sequence: 2), recoveredSigner: bob)
+        #expect(
+            check.check(envelope(sender: alice, session: s1, sequence: 2), recoveredSigner: bob)
                 == .rejected(.signerMismatch(signer: bob, sender: alice)))
-        #expect(check.check(envelope(chain: "vn-2", sender: alice, session: s1, sequence: 2), recoveredSigner: alice)
+        #expect(
+            check.check(envelope(chain: "vn-2", sender: alice, session: s1, sequence: 2), recoveredSigner: alice)
                 == .rejected(.wrongChain("vn-2")))
-        #expect(check.check(envelope(sender: alice, session: s2, sequence: 2), recoveredSigner: alice)
+        #expect(
+            check.check(envelope(sender: alice, session: s2, sequence: 2), recoveredSigner: alice)
                 == .rejected(.unknownSession(s2)))
-        #expect(check.check(envelope(sender: alice, session: s1, sequence: 1), recoveredSigner: alice)
+        #expect(
+            check.check(envelope(sender: alice, session: s1, sequence: 1), recoveredSigner: alice)
                 == .rejected(.replayed(sequence: 1, lastAccepted: 1)))
         // None of the rejections advanced the stream.
         #expect(check.check(envelope(sender: alice, session: s1, sequence: 2), recoveredSigner: alice) == .accepted)
@@ -80,7 +86,8 @@ struct ReplayGuardTests {
         // "é" precomposed vs "e" + combining acute: equal as Swift Strings, different on the wire.
         var check = EnvelopeCheck(chainID: "ch\u{e9}")
         #expect("ch\u{e9}" == "che\u{301}")
-        #expect(check.check(envelope(chain: "che\u{301}", sender: alice, session: s1, sequence: 1), recoveredSigner: alice)
+        #expect(
+            check.check(envelope(chain: "che\u{301}", sender: alice, session: s1, sequence: 1), recoveredSigner: alice)
                 == .rejected(.wrongChain("che\u{301}")))
     }
 
@@ -91,7 +98,8 @@ struct ReplayGuardTests {
         #expect(check.accepts(session: s1) && !check.accepts(session: s2))
         #expect(check.check(envelope(sender: alice, session: s1, sequence: 1), recoveredSigner: alice) == .accepted)
         check.closeSession(s1)
-        #expect(check.check(envelope(sender: alice, session: s1, sequence: 2), recoveredSigner: alice)
+        #expect(
+            check.check(envelope(sender: alice, session: s1, sequence: 2), recoveredSigner: alice)
                 == .rejected(.unknownSession(s1)))
         #expect(check.replayGuard.count == 0)
     }

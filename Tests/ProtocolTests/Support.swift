@@ -49,15 +49,17 @@ final class RawConnection: Sendable {
 
     /// With `autoRead: false` nothing is read: the server's writes pile up in the socket buffers.
     static func connect(port: Int, autoRead: Bool = true) async throws -> RawConnection {
-        let channel = try await ClientBootstrap(group: MultiThreadedEventLoopGroup.singleton)
+        // The collector is captured as it is added: a server that closes the connection at once
+        // (e.g. over its connection limit) tears the pipeline down before any later lookup.
+        let (channel, collector) = try await ClientBootstrap(group: MultiThreadedEventLoopGroup.singleton)
             .channelOption(.autoRead, value: autoRead)
-            .channelInitializer { channel in
-                channel.eventLoop.makeCompletedFuture { try channel.pipeline.syncOperations.addHandler(Collector()) }
+            .connect(host: "127.0.0.1", port: port) { channel in
+                channel.eventLoop.makeCompletedFuture {
+                    let collector = Collector()
+                    try channel.pipeline.syncOperations.addHandler(collector)
+                    return (channel, NIOLoopBound(collector, eventLoop: channel.eventLoop))
+                }
             }
-            .connect(host: "127.0.0.1", port: port).get()
-        let collector = try await channel.eventLoop.submit {
-            NIOLoopBound(try channel.pipeline.syncOperations.handler(type: Collector.self), eventLoop: channel.eventLoop)
-        }.get()
         return RawConnection(channel: channel, collector: collector)
     }
 
@@ -93,7 +95,8 @@ final class RawConnection: Sendable {
 }
 
 /// Polls `condition` until true or `timeout`.
-func eventually(timeout: Duration = .seconds(5), _ condition: @Sendable () async throws -> Bool) async rethrows -> Bool {
+func eventually(timeout: Duration = .seconds(5), _ condition: @Sendable () async throws -> Bool) async rethrows -> Bool
+{
     let deadline = ContinuousClock.now + timeout
     while ContinuousClock.now < deadline {
         if try await condition() { return true }

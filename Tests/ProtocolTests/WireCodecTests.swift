@@ -81,13 +81,16 @@ struct WireCodecTests {
         w.writeArray([UInt32(1), 2, 3]) { $0.writeUInt32($1) }
         #expect(w.bytes == hex("00000003 00000001 00000002 00000003"))
         var r = WireReader(w.bytes)
-        let values = try r.readArray(minimumElementSize: 4) { (r: inout WireReader) throws(WireError) in try r.readUInt32() }
+        let values = try r.readArray(minimumElementSize: 4) { (r: inout WireReader) throws(WireError) in
+            try r.readUInt32()
+        }
         #expect(values == [1, 2, 3])
 
         // A hostile count of 2^32-1 with 8 bytes left: refused, nothing reserved.
         var hostile = WireReader(hex("ffffffff 0000000000000000"))
         #expect(throws: WireError.lengthTooLarge(length: 0xffff_ffff, limit: 2)) {
-            try hostile.readArray(minimumElementSize: 4) { (r: inout WireReader) throws(WireError) in try r.readUInt32() }
+            try hostile.readArray(minimumElementSize: 4) { (r: inout WireReader) throws(WireError) in try r.readUInt32()
+            }
         }
         var capped = WireReader(hex("00000002 00000001 00000002"))
         #expect(throws: WireError.lengthTooLarge(length: 2, limit: 1)) {
@@ -138,9 +141,11 @@ struct WireCodecTests {
 
     @Test func serviceKindNames() {
         #expect(ServiceKind.tssSigner.name == "tss-signer")
-        #expect(ServiceKind.allCases.map(\.name) == [
-            "consensus-manager", "tss-signer", "inbox-listener", "sandbox-executor", "bridge-adapter", "batch-proposer",
-        ])
+        #expect(
+            ServiceKind.allCases.map(\.name) == [
+                "consensus-manager", "tss-signer", "inbox-listener", "sandbox-executor", "bridge-adapter",
+                "batch-proposer",
+            ])
         for kind in ServiceKind.allCases { #expect(ServiceKind(name: kind.name) == kind) }
         #expect(ServiceKind(name: "nope") == nil)
     }
