@@ -28,7 +28,8 @@ build: deps ## Build every service (debug)
 build-release: deps ## Build every service (release)
 	$(SWIFT) build -c release --scratch-path $(RELEASE_SCRATCH)
 
-test: deps ## Run every test: unit and property tests, then the 4-validator devnet test
+test: deps ## Run every test: lint, unit and property tests, then the 4-validator devnet test
+	$(MAKE) lint
 	$(MAKE) test-unit
 	$(MAKE) test-devnet
 
