@@ -31,6 +31,19 @@ struct ServiceShellTests {
         return condition()
     }
 
+    /// node0's consensus-manager handlers on a real local RPC server (port 0).
+    static func startConsensusManager(
+        _ dir: String, _ home: NodeHome, environment: [String: String] = [:]
+    ) async throws -> (node: ConsensusManagerNode, server: RPCServer, store: LevelDBStore) {
+        let context = try ServiceContext.load(kind: .consensusManager, home: home, environment: environment)
+        let store = try LevelDBStore(path: home.dataPath(.consensus))
+        let node = try ConsensusManagerNode(context: context, store: store)
+        let server = RPCServer(group: MultiThreadedEventLoopGroup.singleton)
+        node.registerLocalHandlers(on: server)
+        _ = try await server.start()
+        return (node, server, store)
+    }
+
     static func localService(_ status: [String: JSONValue], _ name: String) -> JSONValue? {
         guard case .array(let rows)? = status["local_services"] else { return nil }
         return rows.first { $0["service"]?.stringValue == name }
@@ -113,14 +126,10 @@ struct ServiceShellTests {
         let (dir, homes) = try await Self.testnet()
         defer { try? FileManager.default.removeItem(atPath: dir) }
         // The consensus-manager dictates the heartbeat interval in its answer to the registration.
-        let cmContext = try ServiceContext.load(
-            kind: .consensusManager, home: homes[0], environment: ["VN_LOCAL_HEARTBEAT_INTERVAL_MS": "50"])
-        let store = try LevelDBStore(path: dir + "/node0/data/consensus")
+        let (node, server, store) = try await Self.startConsensusManager(
+            dir, homes[0], environment: ["VN_LOCAL_HEARTBEAT_INTERVAL_MS": "50"])
         defer { store.close() }
-        let node = try ConsensusManagerNode(context: cmContext, store: store)
-        let server = RPCServer(group: MultiThreadedEventLoopGroup.singleton)
-        node.registerLocalHandlers(on: server)
-        let port = try await server.start()
+        let port = server.port!
 
         let tss = try ServiceContext.load(
             kind: .tssSigner, home: homes[0], environment: ["VN_LOCAL_CONSENSUS_RPC": "127.0.0.1:\(port)"])
@@ -151,14 +160,10 @@ struct ServiceShellTests {
     func misconfiguredLink() async throws {
         let (dir, homes) = try await Self.testnet()
         defer { try? FileManager.default.removeItem(atPath: dir) }
-        let cmContext = try ServiceContext.load(kind: .consensusManager, home: homes[0])
-        let store = try LevelDBStore(path: dir + "/node0/data/consensus")
+        let (_, server, store) = try await Self.startConsensusManager(dir, homes[0])
         defer { store.close() }
-        let node = try ConsensusManagerNode(context: cmContext, store: store)
-        let server = RPCServer(group: MultiThreadedEventLoopGroup.singleton)
-        node.registerLocalHandlers(on: server)
-        let port = try await server.start()
         defer { Task { await server.shutdown() } }
+        let port = server.port!
 
         // node1's tss-signer dials node0's consensus-manager.
         let tss = try ServiceContext.load(

@@ -1,6 +1,7 @@
 import Foundation
 import NIOCore
 import NIOPosix
+@_exported import TestSupport
 import Wire
 
 /// Loads `Fixtures/<name>.hex`: `#` lines are comments, whitespace is ignored.
@@ -18,8 +19,6 @@ func fixture(_ name: String) throws -> [UInt8] {
 }
 
 enum FixtureError: Error { case missing(String) }
-
-func hex(_ text: String) -> [UInt8] { try! Hex.decode(text.filter { !$0.isWhitespace }) }
 
 let testAddress = try! Address(hex: "0x00112233445566778899aabbccddeeff00112233")
 
