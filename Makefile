@@ -7,17 +7,20 @@ APT_PACKAGES := libsecp256k1-dev libleveldb-dev libssl-dev libcurl4-openssl-dev 
 # Release builds (benchmarks) use their own scratch path so debug and release do not evict each other.
 RELEASE_SCRATCH := .build-release
 N ?= 4
+# Benchmark areas of `vn-bench` (one `make bench-<area>` each).
+BENCH_AREAS := protocol
 
 .PHONY: help deps build build-release test test-unit test-devnet lint format devnet devnet-down devnet-status \
-        bench bench-protocol fuzz clean
+        bench $(addprefix bench-,$(BENCH_AREAS)) fuzz clean
 
 help: ## List the targets
 	@grep -E '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-16s %s\n", $$1, $$2}'
+	@printf '  %-16s %s\n' "bench-<area>" "One benchmark area ($(BENCH_AREAS))"
 
 deps: ## Install missing system packages (apt; needs root or sudo)
 	@missing=""; for p in $(APT_PACKAGES); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
 	if [ -n "$$missing" ]; then \
-	  echo "installing:$$missing"; \
+	  echo "installing:$$missing" >&2; \
 	  SUDO=""; [ "$$(id -u)" = 0 ] || SUDO=sudo; \
 	  $$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq $$missing >/dev/null; \
 	fi
@@ -56,10 +59,13 @@ devnet-down: ## Stop the local network and everything it started
 devnet-status: ## Show the local network's processes and readiness
 	bash Deploy/devnet.sh status
 
-bench: build-release ## Every benchmark; one JSON object per line on stdout
+# Benchmarks print only JSON lines on stdout (DESIGN §8): the build's output goes to stderr.
+bench: deps ## Every benchmark; one JSON object per line on stdout
+	@$(SWIFT) build -c release --scratch-path $(RELEASE_SCRATCH) --product vn-bench >&2
 	@$(RELEASE_SCRATCH)/release/vn-bench all
 
-bench-%: build-release ## One benchmark area (protocol, ...)
+$(addprefix bench-,$(BENCH_AREAS)): bench-%: deps
+	@$(SWIFT) build -c release --scratch-path $(RELEASE_SCRATCH) --product vn-bench >&2
 	@$(RELEASE_SCRATCH)/release/vn-bench $*
 
 fuzz: deps ## libFuzzer over the frame and message decoders (RUNS=1000000)
