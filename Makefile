@@ -10,7 +10,7 @@ N ?= 4
 # Benchmark areas of `vn-bench` (one `make bench-<area>` each).
 BENCH_AREAS := protocol
 
-.PHONY: help deps build build-release test test-unit test-devnet lint format devnet devnet-down devnet-status \
+.PHONY: help deps build build-release test test-unit test-devchain test-devnet lint format devnet devnet-down devnet-status \
         bench $(addprefix bench-,$(BENCH_AREAS)) fuzz clean
 
 help: ## List the targets
@@ -31,14 +31,18 @@ build: deps ## Build every service (debug)
 build-release: deps ## Build every service (release)
 	$(SWIFT) build -c release --scratch-path $(RELEASE_SCRATCH)
 
-test: deps ## Run every test: lint, unit and property tests, then the 4-validator devnet test
+test: deps ## Run every test: lint, unit and property tests, the EVM dev chain, the 4-validator devnet
 	$(MAKE) lint
 	$(MAKE) test-unit
+	$(MAKE) test-devchain
 	$(MAKE) test-devnet
 
 test-unit: deps ## Unit, property and in-process integration tests (swift test)
 	$(SWIFT) build --build-tests
 	$(SWIFT) test --skip-build
+
+test-devchain: ## The EVM dev chain (py-evm + Vyper contracts, in a venv) and its pytest suite
+	bash Deploy/devchain/test.sh
 
 test-devnet: build ## Process-level test: 24 processes, readiness, kill -9 recovery, clean teardown
 	bash Tests/Integration/devnet_test.sh
