@@ -125,6 +125,10 @@ let package = Package(
         .target(
             name: "ConsensusManagerCore", dependencies: ["Wire"], path: "Services/ConsensusManager/Core",
             swiftSettings: strict),
+        // Pure Tendermint BFT core (issue 5): types, vote keeper, round state machine, driver.
+        .target(
+            name: "Tendermint", dependencies: ["Wire", "CryptoPrimitives"],
+            path: "Services/ConsensusManager/Tendermint", swiftSettings: strict),
     ]
         + service(
             "ConsensusManager", exe: "consensus-manager", folder: "ConsensusManager",
@@ -136,6 +140,14 @@ let package = Package(
         + service("BatchProposer", exe: "batch-proposer", folder: "BatchProposer")
         + [
             // MARK: Tests, benchmarks
+            .testTarget(
+                name: "ConsensusTests",
+                dependencies: [
+                    "Tendermint", "Wire", .product(name: "PropertyBased", package: "swift-property-based"),
+                ],
+                path: "Tests/ConsensusTests",
+                swiftSettings: strict
+            ),
             .target(
                 name: "TestSupport", dependencies: ["Wire", "RPC", "NodeKit"], path: "Tests/TestSupport",
                 swiftSettings: strict),
