@@ -83,6 +83,10 @@ let package = Package(
         .target(
             name: "MPCMath", dependencies: ["CryptoPrimitives", "Secp256k1"], path: "Shared/MPCMath",
             swiftSettings: strict),
+        // EVM chains (issue 6): RLP, ABI, transactions + external signer, JSON-RPC client over libcurl.
+        .target(
+            name: "EVM", dependencies: ["CryptoPrimitives", "Secp256k1", "HTTPFetch", "Wire"], path: "Shared/EVM",
+            swiftSettings: strict),
 
         // MARK: Protocol (DESIGN §3)
         // Wire is pure Swift with no dependencies: codec, frames, messages, envelopes. The fuzzer
@@ -158,6 +162,16 @@ let package = Package(
                     .product(name: "PropertyBased", package: "swift-property-based"),
                 ],
                 path: "Tests/SharedTests",
+                swiftSettings: strict
+            ),
+            .testTarget(
+                name: "ChainTests",
+                dependencies: [
+                    "EVM", "CryptoPrimitives", "Secp256k1", "HTTPFetch", "Wire",
+                    .product(name: "PropertyBased", package: "swift-property-based"),
+                ],
+                path: "Tests/ChainTests",
+                resources: [.copy("Fixtures")],
                 swiftSettings: strict
             ),
             .testTarget(
