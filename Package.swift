@@ -129,6 +129,10 @@ let package = Package(
         .target(
             name: "ConsensusManagerCore", dependencies: ["Wire"], path: "Services/ConsensusManager/Core",
             swiftSettings: strict),
+        // Pure GG20 threshold ECDSA protocol layer (issue 3): keygen, presign, sign state machines.
+        .target(
+            name: "TSSCore", dependencies: ["MPCMath", "CryptoPrimitives", "Secp256k1", "Wire"],
+            path: "Services/TSSSigner/Core", swiftSettings: strict),
         // Pure Tendermint BFT core (issue 5): types, vote keeper, round state machine, driver.
         .target(
             name: "Tendermint", dependencies: ["Wire", "CryptoPrimitives"],
@@ -181,6 +185,16 @@ let package = Package(
                     .product(name: "PropertyBased", package: "swift-property-based"),
                 ],
                 path: "Tests/MPCMathTests",
+                resources: [.copy("Fixtures")],
+                swiftSettings: strict
+            ),
+            .testTarget(
+                name: "TSSCoreTests",
+                dependencies: [
+                    "TSSCore", "MPCMath", "CryptoPrimitives", "Secp256k1",
+                    .product(name: "PropertyBased", package: "swift-property-based"),
+                ],
+                path: "Tests/TSSCoreTests",
                 resources: [.copy("Fixtures")],
                 swiftSettings: strict
             ),

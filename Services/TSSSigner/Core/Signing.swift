@@ -1,0 +1,172 @@
+import CryptoPrimitives
+import MPCMath
+import Secp256k1
+import Wire
+
+/// What a finished presigning leaves for the online phase.
+struct PresignatureSecrets: Sendable {
+    let keyID: [UInt8]
+    let sessionID: [UInt8]
+    let signers: [PartyIndex]
+    let me: PartyIndex
+    /// R = k⁻¹·G.
+    let nonce: Point
+    let k: Scalar
+    let sigma: Scalar
+    /// R̄_j = k_j·R and S_j = σ_j·R of every signer (checked: Σ R̄_j = G, Σ S_j = y).
+    let rBar: [PartyIndex: Point]
+    let bigS: [PartyIndex: Point]
+    let publicKey: Point
+    let identities: [PartyIndex: PublicKey]
+    /// Our view of the round-4 broadcasts, echoed in the online message.
+    let echo: [EchoEntry]
+}
+
+/// A presignature (GG20's offline output): single use. It is noncopyable and `sign` consumes
+/// it, so the compiler refuses a second signature with the same nonce. Bound to the key id and
+/// the signer set; the online message is bound to the presigning session.
+public struct Presignature: ~Copyable, Sendable {
+    let secrets: PresignatureSecrets
+
+    init(secrets: PresignatureSecrets) { self.secrets = secrets }
+
+    public var keyID: [UInt8] { secrets.keyID }
+    public var signers: [PartyIndex] { secrets.signers }
+    public var nonce: Point { secrets.nonce }
+
+    /// Online signing (GG20 Fig. 7, Phase 7 "one round"): s_i = m·k_i + r·σ_i for the 32-byte
+    /// `digest`. Returns the machine that combines the shares and the broadcast carrying s_i.
+    public consuming func sign(
+        digest: [UInt8], identityKey: PrivateKey
+    ) throws(Abort) -> (OnlineSigning, Message) {
+        let s = secrets
+        guard digest.count == 32 else {
+            throw Abort(culprits: [], reason: .invalidArguments("digest must be 32 bytes"))
+        }
+        guard identityKey.publicKey == s.identities[s.me] else {
+            throw Abort(culprits: [], reason: .invalidArguments("identity key does not match"))
+        }
+        // r = R.x mod q.
+        let x = Array(s.nonce.encoded.dropFirst())
+        guard let r = scalarReducing(x), !r.isZero, let m = scalarReducing(digest) else {
+            throw Abort(culprits: [], reason: .internalError("degenerate nonce"))
+        }
+        let si = m * s.k + r * s.sigma
+        var w = WireWriter()
+        EchoEntry.write(s.echo, to: &w)
+        w.writeFixedBytes(si.bytes)
+        let message = try local("sign share") {
+            try Message(kind: .sign, sessionID: s.sessionID, round: 1, from: s.me, to: .broadcast, payload: w.bytes)
+                .signed(with: identityKey)
+        }
+        let machine = OnlineSigning(
+            secrets: s, digest: digest, m: m, r: r, shares: [s.me: si], echoView: s.echo)
+        return (machine, message)
+    }
+}
+
+/// Combines the online shares: each s_j is checked alone (s_j·R = m·R̄_j + r·S_j, which holds
+/// exactly for s_j = m·k_j + r·σ_j), so a bad share names its sender. The combined signature is
+/// low-S normalized, verified against the group key with libsecp256k1 and recovered to it before
+/// it is released.
+public struct OnlineSigning: Sendable {
+    let publicKey: Point
+    let nonce: Point
+    let rBar: [PartyIndex: Point]
+    let bigS: [PartyIndex: Point]
+    let signers: [PartyIndex]
+    let header: HeaderCheck
+    let digest: [UInt8]
+    let m: Scalar
+    let r: Scalar
+    var shares: [PartyIndex: Scalar]
+    let echoView: [EchoEntry]
+    var result: Result<RecoverableSignature, Abort>?
+    public private(set) var droppedCount = 0
+
+    init(
+        secrets s: PresignatureSecrets, digest: [UInt8], m: Scalar, r: Scalar, shares: [PartyIndex: Scalar],
+        echoView: [EchoEntry]
+    ) {
+        publicKey = s.publicKey
+        nonce = s.nonce
+        rBar = s.rBar
+        bigS = s.bigS
+        signers = s.signers
+        header = HeaderCheck(
+            kind: .sign, sessionID: s.sessionID, me: s.me, parties: s.signers, identities: s.identities, rounds: 1...1)
+        self.digest = digest
+        self.m = m
+        self.r = r
+        self.shares = shares
+        self.echoView = echoView
+    }
+
+    public mutating func receive(from sender: PartyIndex, _ message: Message) -> Action<RecoverableSignature> {
+        switch result {
+        case .failure(let abort): return .aborted(abort)
+        case .success:
+            droppedCount += 1
+            return .wait
+        case nil: break
+        }
+        do throws(Abort) {
+            guard try header.check(message, from: sender) else {
+                droppedCount += 1
+                return .wait
+            }
+            guard case .broadcast = message.to else { throw .blame(sender, .malformed("direct message")) }
+            var r = WireReader(message.payload)
+            let entries: [EchoEntry]
+            do { entries = try EchoEntry.read(from: &r, count: signers.count) } catch {
+                throw .blame(sender, .malformed("echo: \(error)"))
+            }
+            try EchoEntry.verify(
+                entries, echoer: sender, mine: Dictionary(uniqueKeysWithValues: echoView.map { ($0.party, $0.digest) }),
+                parties: signers, identities: header.identities)
+            let sj = try decodeRest(r, from: sender) { r throws(WireError) in try r.readScalar() }
+            if let previous = shares[sender] {
+                if previous == sj {
+                    droppedCount += 1
+                    return .wait
+                }
+                throw .blame(sender, .equivocation)
+            }
+            // s_j·R = m·R̄_j + r·S_j.
+            guard
+                nonce.multipliedVartime(by: sj)
+                    == rBar[sender]!.multipliedVartime(by: m) + bigS[sender]!.multipliedVartime(by: self.r)
+            else { throw .blame(sender, .invalidSignatureShare) }
+            shares[sender] = sj
+            guard shares.count == signers.count else { return .wait }
+            let signature = try combine()
+            result = .success(signature)
+            return .finished(signature, [])
+        } catch {
+            result = .failure(error)
+            return .aborted(error)
+        }
+    }
+
+    /// s = Σ s_j; (r, s) low-S normalized with the recovery id v = parity of R.y (flipped with s);
+    /// verified and recovered against y with libsecp256k1 before release.
+    func combine() throws(Abort) -> RecoverableSignature {
+        let s = signers.reduce(Scalar.zero) { $0 + shares[$1]! }
+        // R.x < q (else r ≠ R.x and the recovery id would need bit 1, which Ethereum refuses).
+        let x = Array(nonce.encoded.dropFirst())
+        guard x == r.bytes, !s.isZero else { throw Abort(culprits: [], reason: .internalError("degenerate signature")) }
+        var v: Int32 = nonce.encoded[0] == 0x03 ? 1 : 0
+        return try local("signature") {
+            let raw = try ECDSASignature(compact: r.bytes + s.bytes)
+            let normalized = raw.normalized
+            if normalized != raw { v ^= 1 }
+            let recoverable = try RecoverableSignature(compact: normalized.compact, recoveryID: v)
+            let key = try publicKey.publicKey()
+            guard key.verify(normalized, digest: digest), try PublicKey.recover(recoverable, digest: digest) == key
+            else {
+                throw Abort(culprits: [], reason: .internalError("combined signature does not verify"))
+            }
+            return recoverable
+        }
+    }
+}
