@@ -133,6 +133,10 @@ let package = Package(
         .target(
             name: "TSSCore", dependencies: ["MPCMath", "CryptoPrimitives", "Secp256k1", "Wire"],
             path: "Services/TSSSigner/Core", swiftSettings: strict),
+        // Pure inbox-listener core (issue 6): request decoding, per-chain tracker (reorgs, confirmations).
+        .target(
+            name: "InboxListenerCore", dependencies: ["EVM", "Wire"], path: "Services/InboxListener/Core",
+            swiftSettings: strict),
         // Pure Tendermint BFT core (issue 5): types, vote keeper, round state machine, driver.
         .target(
             name: "Tendermint", dependencies: ["Wire", "CryptoPrimitives"],
@@ -196,6 +200,15 @@ let package = Package(
                 ],
                 path: "Tests/TSSCoreTests",
                 resources: [.copy("Fixtures")],
+                swiftSettings: strict
+            ),
+            .testTarget(
+                name: "InboxListenerCoreTests",
+                dependencies: [
+                    "InboxListenerCore", "EVM", "Wire",
+                    .product(name: "PropertyBased", package: "swift-property-based"),
+                ],
+                path: "Tests/InboxListenerCoreTests",
                 swiftSettings: strict
             ),
             .testTarget(
