@@ -182,24 +182,29 @@ let package = Package(
                 resources: [.copy("Fixtures")],
                 swiftSettings: strict
             ),
+            // Safe-prime fixtures and a seeded RandomSource for the MPC test targets.
+            .target(
+                name: "MPCTestSupport", dependencies: ["MPCMath", "CryptoPrimitives"], path: "Tests/MPCTestSupport",
+                exclude: ["Fixtures/regenerate.sh"], resources: [.copy("Fixtures/mpc-safe-primes.json")],
+                swiftSettings: strict),
             .testTarget(
                 name: "MPCMathTests",
                 dependencies: [
+                    "MPCTestSupport",
                     "MPCMath", "CryptoPrimitives", "Secp256k1",
                     .product(name: "PropertyBased", package: "swift-property-based"),
                 ],
                 path: "Tests/MPCMathTests",
-                resources: [.copy("Fixtures")],
                 swiftSettings: strict
             ),
             .testTarget(
                 name: "TSSCoreTests",
                 dependencies: [
+                    "MPCTestSupport",
                     "TSSCore", "MPCMath", "CryptoPrimitives", "Secp256k1",
                     .product(name: "PropertyBased", package: "swift-property-based"),
                 ],
                 path: "Tests/TSSCoreTests",
-                resources: [.copy("Fixtures")],
                 swiftSettings: strict
             ),
             .testTarget(

@@ -49,7 +49,7 @@ struct MisbehaviourTests {
             at += 4
             let length = u32(p, at + 4)
             var rng = SeededRandom(seed: "bad-share")
-            let c = try! TSSFixtures.paillierKeys[0].publicKey.encrypt(BigNum(Scalar.random(using: &rng)), using: &rng)
+            let c = try! MPCFixtures.paillierKeys[0].publicKey.encrypt(BigNum(Scalar.random(using: &rng)), using: &rng)
             let bytes = c.ciphertext.value.magnitudeBytes()
             p.replaceSubrange((at + 4)..<(at + 8 + length), with: be32(bytes.count) + bytes)
             let bad = m.with(payload: p)
@@ -104,7 +104,7 @@ struct MisbehaviourTests {
             guard m.from == 1, m.round == 1 else { return nil }
             var p = m.payload
             let length = u32(p, 32)
-            let small = TSSFixtures.material.paillier[0].p.declassified().magnitudeBytes()  // 1024 bits
+            let small = MPCFixtures.material.paillier[0].p.declassified().magnitudeBytes()  // 1024 bits
             p.replaceSubrange(32..<(36 + length), with: be32(small.count) + small)
             return m.with(payload: p)
         }

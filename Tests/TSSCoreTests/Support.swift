@@ -1,27 +1,9 @@
 import CryptoPrimitives
 import Foundation
 import MPCMath
+@_exported import MPCTestSupport
 import Secp256k1
 import TSSCore
-
-/// A deterministic `RandomSource` (SHA-256 in counter mode over a seed). Tests only.
-struct SeededRandom: RandomSource {
-    private let seed: [UInt8]
-    private var counter: UInt64 = 0
-    private var buffer: [UInt8] = []
-
-    init(seed: [UInt8]) { self.seed = SHA256.hash(Array("vn/test-drbg/v1".utf8) + seed) }
-    init(seed: String) { self.init(seed: Array(seed.utf8)) }
-
-    mutating func fill(_ out: UnsafeMutableRawBufferPointer) {
-        while buffer.count < out.count {
-            buffer += SHA256.hash(seed + (0..<8).map { UInt8(truncatingIfNeeded: counter >> (8 * UInt64(7 - $0))) })
-            counter += 1
-        }
-        for i in 0..<out.count { out[i] = buffer[i] }
-        buffer.removeFirst(out.count)
-    }
-}
 
 func seconds(_ body: () throws -> Void) rethrows -> Double {
     let start = DispatchTime.now().uptimeNanoseconds
@@ -75,7 +57,7 @@ enum Party {
     }
 
     static func preParams(_ i: PartyIndex) -> KeygenPreParams {
-        KeygenPreParams(paillier: TSSFixtures.paillierKeys[Int(i)], ringPedersen: TSSFixtures.ringPedersen[Int(i)])
+        KeygenPreParams(paillier: MPCFixtures.paillierKeys[Int(i)], ringPedersen: MPCFixtures.ringPedersen[Int(i)])
     }
 }
 

@@ -3,8 +3,8 @@
 # `openssl prime -generate -safe` (BN_generate_prime_ex2 with safe = 1, OpenSSL's DRBG), paired
 # into Paillier keys (N = pq, 2048 bits) and ring-Pedersen moduli (Ñ = p̃q̃).
 #
-#   bash Tests/MPCMathTests/Fixtures/regenerate.sh            # 10 + 10 pairs, ≈ 40 primes · ~1 s
-#   PAIRS=12 bash Tests/MPCMathTests/Fixtures/regenerate.sh
+#   bash Tests/MPCTestSupport/Fixtures/regenerate.sh            # 10 + 10 pairs, ≈ 40 primes · ~1 s
+#   PAIRS=12 bash Tests/MPCTestSupport/Fixtures/regenerate.sh
 #
 # The primes are test material only: they are public, so no key made from them protects anything.
 # `MPCFixtureTests` re-checks every prime (BN_check_prime on p and (p − 1)/2), the pair sizes and
@@ -44,7 +44,7 @@ pairs() {
 {
     echo '{'
     echo '  "version": 1,'
-    echo "  \"note\": \"Test-only 1024-bit safe primes (public!). Regenerate: bash Tests/MPCMathTests/Fixtures/regenerate.sh\","
+    echo "  \"note\": \"Test-only 1024-bit safe primes (public!). Regenerate: bash Tests/MPCTestSupport/Fixtures/regenerate.sh\","
     echo '  "paillier": ['
     pairs
     echo '  ],'

@@ -8,30 +8,29 @@ import MPCMath
 /// only): `paillier[i]` gives party i's Paillier key (N of 2048 bits), `ringPedersen[i]` its
 /// ring-Pedersen modulus Ñ; s, t and λ are derived from a seeded generator (`SeededRandom`), so
 /// they are the same in every run. Regenerate the primes with
-/// `bash Tests/MPCMathTests/Fixtures/regenerate.sh` (≈ 40 s; `openssl prime -safe`).
+/// `bash Tests/MPCTestSupport/Fixtures/regenerate.sh` (≈ 40 s; `openssl prime -safe`).
 ///
-/// This file depends only on Foundation, CryptoPrimitives and MPCMath and does not assume its
-/// bundle: a later `TestSupport` target can take it (and the JSON, as a `.copy` resource) as is,
-/// or call `MPCFixtures.load(from:)` with the path of this JSON file.
-enum MPCFixtures {
-    struct PrimePair: Decodable, Sendable {
-        let p: String
-        let q: String
+/// Shared by every test target that needs Paillier or ring-Pedersen keys (MPCMathTests,
+/// TSSCoreTests): one copy of the primes, one loader.
+public enum MPCFixtures {
+    public struct PrimePair: Decodable, Sendable {
+        public let p: String
+        public let q: String
     }
 
-    struct File: Decodable, Sendable {
-        let version: Int
-        let paillier: [PrimePair]
-        let ringPedersen: [PrimePair]
+    public struct File: Decodable, Sendable {
+        public let version: Int
+        public let paillier: [PrimePair]
+        public let ringPedersen: [PrimePair]
     }
 
     /// The pairs as integers.
-    struct Material: Sendable {
-        let paillier: [(p: BigNum, q: BigNum)]
-        let ringPedersen: [(p: BigNum, q: BigNum)]
+    public struct Material: Sendable {
+        public let paillier: [(p: BigNum, q: BigNum)]
+        public let ringPedersen: [(p: BigNum, q: BigNum)]
     }
 
-    static func load(from url: URL) throws -> Material {
+    public static func load(from url: URL) throws -> Material {
         let file = try JSONDecoder().decode(File.self, from: Data(contentsOf: url))
         guard file.version == 1 else { throw MPCMathError.invalidParameter("fixture version \(file.version)") }
         func pairs(_ list: [PrimePair]) throws -> [(p: BigNum, q: BigNum)] {
@@ -40,9 +39,8 @@ enum MPCFixtures {
         return Material(paillier: try pairs(file.paillier), ringPedersen: try pairs(file.ringPedersen))
     }
 
-    static let url: URL = {
-        if let url = Bundle.module.url(forResource: "mpc-safe-primes", withExtension: "json", subdirectory: "Fixtures")
-        {
+    public static let url: URL = {
+        if let url = Bundle.module.url(forResource: "mpc-safe-primes", withExtension: "json") {
             return url
         }
         // Fallback: the source tree next to this file.
@@ -50,17 +48,17 @@ enum MPCFixtures {
             .appendingPathComponent("Fixtures/mpc-safe-primes.json")
     }()
 
-    static let material: Material = {
+    public static let material: Material = {
         do { return try load(from: url) } catch { fatalError("cannot load \(url.path): \(error)") }
     }()
 
     /// Party i's Paillier key (primes not re-checked here; `FixtureTests` checks them all once).
-    static let paillierKeys: [PaillierSecretKey] = material.paillier.map {
+    public static let paillierKeys: [PaillierSecretKey] = material.paillier.map {
         try! PaillierSecretKey(p: $0.p, q: $0.q, validatingPrimes: false)
     }
 
     /// Party i's ring-Pedersen secret, s and t drawn from `SeededRandom(seed: "ring-pedersen-<i>")`.
-    static let ringPedersen: [RingPedersenSecret] = material.ringPedersen.enumerated().map { i, pair in
+    public static let ringPedersen: [RingPedersenSecret] = material.ringPedersen.enumerated().map { i, pair in
         var rng = SeededRandom(seed: "ring-pedersen-\(i)")
         return try! RingPedersenSecret(p: pair.p, q: pair.q, using: &rng, validatingPrimes: false)
     }
