@@ -8,9 +8,9 @@ APT_PACKAGES := libsecp256k1-dev libleveldb-dev libssl-dev libcurl4-openssl-dev 
 RELEASE_SCRATCH := .build-release
 N ?= 4
 # Benchmark areas of `vn-bench` (one `make bench-<area>` each).
-BENCH_AREAS := protocol
+BENCH_AREAS := protocol chain
 
-.PHONY: help deps build build-release test test-unit test-devchain test-devnet lint format devnet devnet-down devnet-status \
+.PHONY: help deps build build-release test test-unit test-devchain test-devnet test-inbox lint format devnet devnet-down devnet-status \
         bench $(addprefix bench-,$(BENCH_AREAS)) fuzz clean
 
 help: ## List the targets
@@ -36,6 +36,7 @@ test: deps ## Run every test: lint, the EVM dev chain, unit/property/integration
 	$(MAKE) test-devchain
 	VN_DEVCHAIN_TESTS=1 $(MAKE) test-unit
 	$(MAKE) test-devnet
+	$(MAKE) test-inbox
 
 test-unit: deps ## Unit, property and in-process integration tests (swift test)
 	$(SWIFT) build --build-tests
@@ -48,6 +49,9 @@ test-devchain: ## The EVM dev chain (py-evm + Vyper contracts, in a venv) and it
 
 test-devnet: build ## Process-level test: 24 processes, readiness, kill -9 recovery, clean teardown
 	bash Tests/Integration/devnet_test.sh
+
+test-inbox: build ## inbox-listener on 2 dev chains: 500 requests exactly once across kill -9 and a reorg
+	bash Tests/Integration/inbox_test.sh
 
 lint: ## Check formatting (swift format lint) and the compose file
 	$(SWIFT) format lint --strict --recursive --configuration .swift-format Package.swift Protocol Shared Services Tests

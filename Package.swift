@@ -85,8 +85,12 @@ let package = Package(
             swiftSettings: strict),
         // EVM chains (issue 6): RLP, ABI, transactions + external signer, JSON-RPC client over libcurl.
         .target(
-            name: "EVM", dependencies: ["CryptoPrimitives", "Secp256k1", "HTTPFetch", "Wire"], path: "Shared/EVM",
+            name: "EVM", dependencies: ["CryptoPrimitives", "Secp256k1", "HTTPFetch", "Wire", "JSON"],
+            path: "Shared/EVM",
             swiftSettings: strict),
+
+        // The one JSON value type (numbers kept as text), pure, no dependencies.
+        .target(name: "JSON", path: "Shared/JSON", swiftSettings: strict),
 
         // MARK: Protocol (DESIGN §3)
         // Wire is pure Swift with no dependencies: codec, frames, messages, envelopes. The fuzzer
@@ -102,7 +106,7 @@ let package = Package(
         .target(
             name: "NodeKit",
             dependencies: [
-                "Wire", "RPC", "Secp256k1", "CryptoPrimitives", "LevelDB",
+                "Wire", "RPC", "Secp256k1", "CryptoPrimitives", "LevelDB", "JSON",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Metrics", package: "swift-metrics"),
                 .product(name: "Prometheus", package: "swift-prometheus"),
@@ -145,8 +149,10 @@ let package = Package(
         + service(
             "ConsensusManager", exe: "consensus-manager", folder: "ConsensusManager",
             extra: ["ConsensusManagerCore"])
-        + service("TSSSigner", exe: "tss-signer", folder: "TSSSigner")
-        + service("InboxListener", exe: "inbox-listener", folder: "InboxListener")
+        + service("TSSSigner", exe: "tss-signer", folder: "TSSSigner", extra: ["TSSCore"])
+        + service(
+            "InboxListener", exe: "inbox-listener", folder: "InboxListener",
+            extra: ["InboxListenerCore", "EVM", "HTTPFetch"])
         + service("SandboxExecutor", exe: "sandbox-executor", folder: "SandboxExecutor")
         + service("BridgeAdapter", exe: "bridge-adapter", folder: "BridgeAdapter")
         + service("BatchProposer", exe: "batch-proposer", folder: "BatchProposer")
@@ -239,7 +245,10 @@ let package = Package(
             ),
             .executableTarget(
                 name: "vn-bench",
-                dependencies: ["Wire", "RPC", .product(name: "ArgumentParser", package: "swift-argument-parser")] + nio,
+                dependencies: [
+                    "Wire", "RPC", "EVM", "InboxListenerCore", "TSSCore", "MPCMath", "CryptoPrimitives", "Secp256k1",
+                    .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                ] + nio,
                 path: "Tests/Benchmarks",
                 swiftSettings: strict
             ),

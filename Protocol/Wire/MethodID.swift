@@ -12,6 +12,10 @@ public enum MethodID {
     /// Service status query (`Empty →` the owning service's status message).
     public static let status: UInt16 = 0x0102
 
+    /// `SubmitInboxRequests → SubmitInboxRequestsAck`: the local inbox-listener hands confirmed
+    /// requests to its consensus-manager (only that service's registered connection may call it).
+    public static let submitInboxRequests: UInt16 = 0x0110
+
     /// `Envelope(PeerHello) → Envelope(PeerHello)`.
     public static let peerHello: UInt16 = 0x0200
     /// `Envelope(PeerPing) → Envelope(PeerPong)`.
@@ -24,6 +28,7 @@ public enum MethodID {
         case registerService: "local.registerService"
         case heartbeat: "local.heartbeat"
         case status: "local.status"
+        case submitInboxRequests: "inbox.submitRequests"
         case peerHello: "p2p.hello"
         case peerPing: "p2p.ping"
         default: "0x" + Hex.encode([UInt8(method >> 8), UInt8(method & 0xff)])

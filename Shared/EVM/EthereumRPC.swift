@@ -450,7 +450,7 @@ public final class EthereumRPC: Sendable {
     private func exchange(_ index: Int, method: String, params: [JSONValue]) async throws(EthereumRPCError) -> JSONValue
     {
         let id = nextIDs(1).lowerBound
-        let (status, body) = try await post(index, Self.requestObject(method, params, id: id).serialized)
+        let (status, body) = try await post(index, Self.requestObject(method, params, id: id).serializedBytes())
         guard let json = try? JSONValue.parse(body) else {
             if status != 200 { throw .httpStatus(endpoint: names[index], status: status) }
             throw .malformedResponse(endpoint: names[index], method: method, reason: "body is not JSON")
@@ -497,7 +497,7 @@ public final class EthereumRPC: Sendable {
     ) async throws(EthereumRPCError) -> [Result<JSONValue, EthereumRPCError>] {
         let ids = Array(nextIDs(requests.count))
         let body = JSONValue.array(zip(requests, ids).map { Self.requestObject($0.method, $0.params, id: $1) })
-        let (status, responseBody) = try await post(index, body.serialized)
+        let (status, responseBody) = try await post(index, body.serializedBytes())
         let malformed = { (reason: String) in
             EthereumRPCError.malformedResponse(endpoint: self.names[index], method: "batch", reason: reason)
         }

@@ -109,6 +109,10 @@ extension NodeConfig {
                 }
                 for key in table.keys.sorted() {
                     let name = "\(sectionName).\(key)"
+                    if name == InboxChainConfig.key, let value = table[key] {
+                        config.inboxChains = InboxChainConfig.parse(value, problem: problem)
+                        continue
+                    }
                     guard let entry = ConfigKeys.entry(named: name) else {
                         let known = ConfigKeys.all.filter { $0.section == sectionName }.map(\.key)
                         problem(name, "unknown key (known in [\(sectionName)]: \(known.joined(separator: ", ")))")
@@ -276,6 +280,22 @@ extension NodeConfig {
                 } else {
                     out += "\(entry.key) = \(value.tomlLiteral)\n"
                 }
+            }
+            if section.name == "inbox" {
+                // The key table's one exception (an array of tables): documented, not generated.
+                out += """
+
+                    # The chains to read, one [[inbox.chains]] table each (none by default; no environment
+                    # override): chain_id (1 … 2^63-1), rpc (1-8 http(s) URLs, failover order), inbox (the
+                    # Inbox contract), start_block (default 0), poll_interval_ms (10 … 3600000, default 1000).
+                    # [[inbox.chains]]
+                    # chain_id = 1337
+                    # rpc = ["http://127.0.0.1:8545"]
+                    # inbox = "0x5FbDB2315678afecb367f032d93F642f64180aa3"
+                    # start_block = 0
+                    # poll_interval_ms = 1000
+
+                    """
             }
         }
         return out

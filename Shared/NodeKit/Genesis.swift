@@ -154,10 +154,11 @@ public struct Genesis: Sendable, Equatable, Codable {
     static func checkIntegers(_ json: JSONValue) throws(GenesisError) {
         func check(_ value: JSONValue?, _ field: String, unsigned: Bool) throws(GenesisError) {
             switch value {
-            case .int(let i)?:
+            case .number?:
+                guard let i = value?.int64Value else {
+                    throw .malformed(field: field, reason: "expected an integer (no fraction, at most \(Int64.max))")
+                }
                 if unsigned, i < 0 { throw .malformed(field: field, reason: "must not be negative") }
-            case .double?:
-                throw .malformed(field: field, reason: "expected an integer (no fraction, at most \(Int64.max))")
             default:
                 break  // missing or another type: the decoder names it
             }

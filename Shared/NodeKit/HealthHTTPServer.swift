@@ -154,6 +154,8 @@ private final class Race<T: Sendable>: Sendable {
 /// - `GET /metrics` — Prometheus text exposition;
 /// - `GET /status` — the service's JSON status object.
 ///
+/// - `GET` each path of `routes` — its JSON document.
+///
 /// Other paths get 404, other methods 405. Requests with bodies over 4 KiB, oversized headers,
 /// more than `maxConnections` concurrent connections and idle connections are refused or closed.
 /// Runs as a swift-service-lifecycle `Service` until graceful shutdown or cancellation.
@@ -168,6 +170,9 @@ public final class HealthHTTPServer: Service, Sendable, CustomStringConvertible 
         public var maxConnections: Int
         public var idleTimeout: Duration
         public var maxRequestBodyBytes: Int
+        /// Extra `GET` paths answering a JSON document (e.g. the consensus-manager's
+        /// `/inbox/requests`), bounded by `checkTimeout` like `/status`.
+        public var routes: [String: @Sendable () async -> JSONValue]
 
         public init(
             listen: HostPort,
@@ -177,7 +182,8 @@ public final class HealthHTTPServer: Service, Sendable, CustomStringConvertible 
             metrics: @escaping @Sendable () -> String = { NodeMetrics.render() },
             maxConnections: Int = 64,
             idleTimeout: Duration = .seconds(30),
-            maxRequestBodyBytes: Int = 4096
+            maxRequestBodyBytes: Int = 4096,
+            routes: [String: @Sendable () async -> JSONValue] = [:]
         ) {
             self.listen = listen
             self.readinessChecks = readinessChecks
@@ -187,6 +193,7 @@ public final class HealthHTTPServer: Service, Sendable, CustomStringConvertible 
             self.maxConnections = maxConnections
             self.idleTimeout = idleTimeout
             self.maxRequestBodyBytes = maxRequestBodyBytes
+            self.routes = routes
         }
     }
 
@@ -235,11 +242,13 @@ public final class HealthHTTPServer: Service, Sendable, CustomStringConvertible 
     /// The endpoints of `service` on its `http_listen` address from `config`.
     public convenience init(
         service: ServiceKind, config: NodeConfig, readinessChecks: [ReadinessCheck] = [],
-        status: @escaping @Sendable () async -> [String: JSONValue] = { [:] }, logger: Logger
+        status: @escaping @Sendable () async -> [String: JSONValue] = { [:] },
+        routes: [String: @Sendable () async -> JSONValue] = [:], logger: Logger
     ) {
         self.init(
             configuration: Configuration(
-                listen: config.listen(service).httpListen, readinessChecks: readinessChecks, status: status),
+                listen: config.listen(service).httpListen, readinessChecks: readinessChecks, status: status,
+                routes: routes),
             logger: logger)
     }
 
@@ -427,7 +436,7 @@ public final class HealthHTTPServer: Service, Sendable, CustomStringConvertible 
     /// The response to `method uri` (exposed for tests; the socket path calls the same function).
     func respond(method: HTTPMethod, uri: String) async -> HTTPResponse {
         let path = String(uri.split(separator: "?", maxSplits: 1, omittingEmptySubsequences: false).first ?? "")
-        let known = ["/healthz", "/readyz", "/metrics", "/status"]
+        let known = ["/healthz", "/readyz", "/metrics", "/status"] + configuration.routes.keys.sorted()
         guard known.contains(path) else {
             return .json(.notFound, ["error": "not found", "paths": .array(known.map { .string($0) })])
         }
@@ -448,6 +457,17 @@ public final class HealthHTTPServer: Service, Sendable, CustomStringConvertible 
                     "status": .string(ready ? "ok" : "unavailable"),
                     "checks": .array(reports.map(\.json)),
                 ])
+        case _ where configuration.routes[path] != nil:
+            let provider = configuration.routes[path]!
+            let value: JSONValue? = await NodeRuntime.withTimeout(configuration.checkTimeout, onTimeout: nil) {
+                await provider()
+            }
+            guard let value else {
+                return .json(
+                    .serviceUnavailable,
+                    ["error": .string("\(path) not available within \(configuration.checkTimeout)")])
+            }
+            return .json(.ok, value)
         case "/metrics":
             return HTTPResponse(
                 status: .ok, contentType: NodeMetrics.contentType, body: Array(configuration.metrics().utf8))

@@ -16,6 +16,9 @@ public struct NodeConfig: Sendable, Equatable {
     public var batch: ServiceListen
     public var local: Local
     public var rpc: RPCLimits
+    /// `[[inbox.chains]]`: the chains the inbox-listener reads (the key table's one exception,
+    /// see `InboxChainConfig`).
+    public var inboxChains: [InboxChainConfig] = []
 
     /// `[node]`: identity and logging, shared by all six services.
     public struct Node: Sendable, Equatable {

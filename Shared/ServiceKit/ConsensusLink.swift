@@ -79,6 +79,27 @@ public final class ConsensusLink: Service, Sendable, CustomStringConvertible {
         ])
     }
 
+    /// The link is not registered (connecting, lost, or pointed at another node).
+    public struct NotConnected: Error, CustomStringConvertible {
+        public let description: String
+    }
+
+    /// Calls the consensus-manager on the registered connection (the one it knows this service
+    /// by). Throws `NotConnected` while the link is down, else what the call throws.
+    public func call<Request: WireMessage, Response: WireMessage>(
+        method: UInt16, request: Request, timeout: Duration
+    ) async throws -> Response {
+        guard isConnected(), let c = client.withLock({ $0 }) else {
+            let s = snapshot
+            let open = client.withLock { $0?.isActive ?? false }
+            throw NotConnected(
+                description: "no live link to the consensus-manager (\(s.phase.rawValue)"
+                    + (open ? ", heartbeat overdue" : ", connection closed") + ")"
+                    + (s.lastError.map { ": \($0)" } ?? ""))
+        }
+        return try await c.call(method: method, request: request, timeout: timeout)
+    }
+
     public func run() async throws {
         try? await cancelWhenGracefulShutdown { try await self.loop() }
         state.withLock { $0.phase = .stopped }

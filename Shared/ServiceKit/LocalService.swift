@@ -6,6 +6,7 @@ import Logging
 import NIOPosix
 import NodeKit
 import RPC
+import ServiceLifecycle
 import Wire
 
 /// Names the service an executable runs; used by the shared commands.
@@ -20,12 +21,37 @@ public protocol LocalServiceDefinition: ServiceIdentity {
     static var stores: [NodeHome.Store] { get }
     /// Registers the service's RPC handlers. Methods not registered answer `unimplemented`.
     static func registerHandlers(on server: RPCServer, context: ServiceContext, stores: [NodeHome.Store: LevelDBStore])
+    /// The service's own behaviour (e.g. the inbox-listener's chain pollers); default: none.
+    static func extras(
+        context: ServiceContext, stores: [NodeHome.Store: LevelDBStore], link: ConsensusLink
+    ) throws -> LocalServiceExtras
+}
+
+/// What a service adds to the shared process shape: its own long-running services (run after the
+/// link, stopped before it), readiness checks, and members of its `/status` object.
+public struct LocalServiceExtras: Sendable {
+    public var services: [any Service]
+    public var readinessChecks: [ReadinessCheck]
+    public var status: @Sendable () async -> [String: JSONValue]
+
+    public init(
+        services: [any Service] = [], readinessChecks: [ReadinessCheck] = [],
+        status: @escaping @Sendable () async -> [String: JSONValue] = { [:] }
+    ) {
+        self.services = services
+        self.readinessChecks = readinessChecks
+        self.status = status
+    }
 }
 
 extension LocalServiceDefinition {
     public static func registerHandlers(
         on server: RPCServer, context: ServiceContext, stores: [NodeHome.Store: LevelDBStore]
     ) {}
+
+    public static func extras(
+        context: ServiceContext, stores: [NodeHome.Store: LevelDBStore], link: ConsensusLink
+    ) throws -> LocalServiceExtras { LocalServiceExtras() }
 }
 
 /// The process shape every local service shares: its RPC server, its HTTP endpoints, its stores
@@ -47,12 +73,14 @@ public enum LocalServiceRunner {
         D.registerHandlers(on: rpc, context: context, stores: stores)
         let link = ConsensusLink(
             context: context, rpcAddress: "\(listen.rpcListen)", httpAddress: "\(listen.httpListen)", group: group)
+        let extras = try D.extras(context: context, stores: stores, link: link)
         let started = Monotonic.nowMs()
         let storeChecks = D.stores.map { ReadinessCheck.levelDB(name: "database:\($0.rawValue)", store: stores[$0]!) }
         let http = HealthHTTPServer(
-            service: D.kind, config: context.config, readinessChecks: [link.readinessCheck] + storeChecks,
+            service: D.kind, config: context.config,
+            readinessChecks: [link.readinessCheck] + storeChecks + extras.readinessChecks,
             status: {
-                [
+                await extras.status().merging([
                     "service": .string(D.kind.name),
                     "version": .string(ServiceContext.version),
                     "chain_id": .string(context.chainID),
@@ -63,13 +91,14 @@ public enum LocalServiceRunner {
                     "uptime_ms": .uint(Monotonic.nowMs() - started),
                     "consensus_manager": link.statusJSON,
                     "stores": .array(D.stores.map { .string(home.dataPath($0)) }),
-                ]
+                ]) { _, shared in shared }
             }, logger: logger)
         logger.info(
             "starting", metadata: ["home": "\(home.path)", "validator": "\(checksummedAddress(context.validator))"])
-        // Shutdown runs in reverse: the link first, then HTTP, then RPC.
+        // Shutdown runs in reverse: the service's own first, then the link, then HTTP, then RPC.
         try await NodeRuntime.run(
-            services: [RPCServerService(server: rpc, listen: listen.rpcListen, logger: logger), http, link],
+            services: [RPCServerService(server: rpc, listen: listen.rpcListen, logger: logger), http, link]
+                + extras.services,
             logger: logger)
         logger.info("stopped")
     }

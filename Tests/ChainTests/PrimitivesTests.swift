@@ -120,6 +120,6 @@ struct PrimitivesTests {
         // Serialization escapes and is parseable again.
         let value = JSONValue.object(["k": .array([.string("a\"b\\c\u{1}\n"), .number(7), .bool(false), .null])])
         #expect(value.description == #"{"k":["a\"b\\c\u0001\n",7,false,null]}"#)
-        #expect(try JSONValue.parse(value.serialized) == value)
+        #expect(try JSONValue.parse(value.serializedBytes()) == value)
     }
 }

@@ -70,7 +70,8 @@ struct NodeKitConfigTests {
             let mirror = Mirror(reflecting: value)
             if value is HostPort || value is HostPort? || value is [PeerAddress] || mirror.children.isEmpty { return 1 }
             if mirror.displayStyle == .enum { return 1 }
-            return mirror.children.reduce(0) { $0 + leaves($1.value) }
+            // `inboxChains` (`[[inbox.chains]]`) is the table's one documented exception.
+            return mirror.children.filter { $0.label != "inboxChains" }.reduce(0) { $0 + leaves($1.value) }
         }
         #expect(leaves(NodeConfig.defaults) == ConfigKeys.all.count)
         #expect(Set(ConfigKeys.all.map(\.name)).count == ConfigKeys.all.count)

@@ -20,6 +20,7 @@ public final class ConsensusManagerNode: Sendable {
     let context: ServiceContext
     let store: LevelDBStore
     let peerProtocol: PeerProtocol
+    let inbox: InboxIntakeStore
     private let registry: Mutex<LocalServiceRegistry>
     let peers: Mutex<PeerTable>
     private let startedMs = Monotonic.nowMs()
@@ -50,6 +51,7 @@ public final class ConsensusManagerNode: Sendable {
         self.registry = Mutex(
             LocalServiceRegistry(
                 expected: Self.localServices, timeoutMs: UInt64(context.config.local.serviceTimeoutMs)))
+        self.inbox = try InboxIntakeStore(store: store, logger: context.logger)
         self.peerProtocol = PeerProtocol(
             chainID: genesis.chainID, key: context.validatorKey.privateKey, selfAddress: me,
             validators: Set(genesis.validators.map(\.address)))
@@ -84,6 +86,14 @@ public final class ConsensusManagerNode: Sendable {
                 throw RPCError(.failedPrecondition, "\(beat.kind.name) is not registered on this connection")
             }
             return Empty()
+        }
+        server.registerSync(MethodID.submitInboxRequests, request: SubmitInboxRequests.self) { [self] batch, call in
+            // Only this node's own inbox-listener, on the connection it registered on.
+            let registered = registry.withLock { $0.entry(.inboxListener)?.connection == call.connectionID.rawValue }
+            guard registered else {
+                throw RPCError(.permissionDenied, "only the registered local inbox-listener may submit inbox requests")
+            }
+            return try inbox.submit(batch)
         }
         server.onConnectionClosed = { [self] connection in
             let gone = registry.withLock { $0.connectionClosed(connection.rawValue) }
@@ -212,6 +222,7 @@ public final class ConsensusManagerNode: Sendable {
                         "silent_for_ms": v.silentForMs.map { .uint($0) } ?? .null,
                     ])
                 }),
+            "inbox": inbox.statusJSON,
             "envelopes": .object([
                 "accepted": .uint(counters.accepted), "bad_signature": .uint(counters.badSignature),
                 "signer_mismatch": .uint(counters.signerMismatch), "wrong_chain": .uint(counters.wrongChain),

@@ -32,7 +32,7 @@ public enum ConsensusManagerRunner {
         node.registerPeerHandlers(on: p2p)
         let http = HealthHTTPServer(
             service: .consensusManager, config: config, readinessChecks: node.readinessChecks,
-            status: { node.status() }, logger: logger)
+            status: { node.status() }, routes: ["/inbox/requests": { node.inbox.requestsJSON }], logger: logger)
         logger.info(
             "starting",
             metadata: [

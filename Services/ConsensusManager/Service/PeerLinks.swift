@@ -24,6 +24,12 @@ public struct PeerLinks: Service, CustomStringConvertible {
 
     public func run() async throws {
         let peers = node.context.config.consensus.persistentPeers
+        // A single validator has no peer to keep: stay until shutdown (a service that returns
+        // would stop the whole node).
+        if peers.isEmpty {
+            try? await gracefulShutdown()
+            return
+        }
         await cancelWhenGracefulShutdown {
             await withTaskGroup(of: Void.self) { tasks in
                 for peer in peers {

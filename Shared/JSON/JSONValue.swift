@@ -1,23 +1,82 @@
-/// A JSON value (RFC 8259). Numbers keep their literal text: JSON-RPC carries integers as hex
-/// strings, and the few plain numbers (ids, ratios) are converted where they are used.
-public indirect enum JSONValue: Hashable, Sendable, CustomStringConvertible {
+/// A JSON value (RFC 8259), the one JSON type of the suite: `/status` and `/readyz` bodies, key
+/// files, structured logs, and Ethereum JSON-RPC.
+///
+/// Numbers keep their literal text: JSON-RPC carries 256-bit quantities and ids that no machine
+/// number holds exactly, so nothing is rounded on the way through; `intValue`, `int64Value`,
+/// `uint64Value` and `doubleValue` convert where a value is used. Serialization is deterministic:
+/// object keys sorted by their UTF-8 bytes, no insignificant whitespace (or a fixed two-space
+/// indentation when pretty).
+public indirect enum JSONValue: Sendable, Hashable {
     case null
     case bool(Bool)
-    /// The number's text, as validated by the RFC 8259 grammar.
+    /// The number's text, as validated by the RFC 8259 grammar (or produced by the constructors
+    /// below).
     case number(String)
     case string(String)
     case array([JSONValue])
     case object([String: JSONValue])
+}
 
+// MARK: - Construction
+
+extension JSONValue: ExpressibleByNilLiteral, ExpressibleByBooleanLiteral, ExpressibleByIntegerLiteral,
+    ExpressibleByFloatLiteral, ExpressibleByStringLiteral, ExpressibleByArrayLiteral,
+    ExpressibleByDictionaryLiteral
+{
+    public init(nilLiteral: ()) { self = .null }
+    public init(booleanLiteral value: Bool) { self = .bool(value) }
+    public init(integerLiteral value: Int64) { self = .number(String(value)) }
+    public init(floatLiteral value: Double) { self = .double(value) }
+    public init(stringLiteral value: String) { self = .string(value) }
+    public init(arrayLiteral elements: JSONValue...) { self = .array(elements) }
+    public init(dictionaryLiteral elements: (String, JSONValue)...) {
+        var object = [String: JSONValue]()
+        for (key, value) in elements { object[key] = value }
+        self = .object(object)
+    }
+}
+
+extension JSONValue {
+    /// An integer, printed exactly (any width: counters, heights, 64-bit and wider values).
+    public static func int<T: BinaryInteger>(_ value: T) -> JSONValue { .number(String(value)) }
+
+    /// An integer (JSON-RPC ids).
     public static func number(_ value: Int) -> JSONValue { .number(String(value)) }
 
+    /// An unsigned counter, printed exactly.
+    public static func uint(_ value: UInt64) -> JSONValue { .number(String(value)) }
+
+    /// An integer-valued double below 10^15 prints as an integer; a non-finite one (not
+    /// representable in JSON) becomes `null`.
+    public static func double(_ value: Double) -> JSONValue {
+        guard value.isFinite else { return .null }
+        if value == value.rounded(), abs(value) < 1e15 { return .number(String(Int64(value))) }
+        return .number("\(value)")
+    }
+}
+
+// MARK: - Access
+
+extension JSONValue {
     public subscript(key: String) -> JSONValue? {
         if case .object(let o) = self { return o[key] }
         return nil
     }
 
+    public subscript(index: Int) -> JSONValue? {
+        if case .array(let array) = self, array.indices.contains(index) { return array[index] }
+        return nil
+    }
+
+    public var isNull: Bool { self == .null }
+
     public var stringValue: String? {
         if case .string(let s) = self { return s }
+        return nil
+    }
+
+    public var boolValue: Bool? {
+        if case .bool(let b) = self { return b }
         return nil
     }
 
@@ -31,75 +90,143 @@ public indirect enum JSONValue: Hashable, Sendable, CustomStringConvertible {
         return nil
     }
 
-    public var isNull: Bool { self == .null }
-
-    /// The number as an `Int` when it is an integer literal that fits.
+    /// The number as an `Int` when it is an integer literal (no fraction, no exponent) that fits.
     public var intValue: Int? {
         guard case .number(let text) = self else { return nil }
         return Int(text)
     }
 
-    /// The number as a `Double` (any JSON number).
+    /// The number as an `Int64` when it is an integer literal that fits.
+    public var int64Value: Int64? {
+        guard case .number(let text) = self else { return nil }
+        return Int64(text)
+    }
+
+    /// The number as a `UInt64` when it is a non-negative integer literal that fits.
+    public var uint64Value: UInt64? {
+        guard case .number(let text) = self else { return nil }
+        return UInt64(text)
+    }
+
+    /// The number as a `Double` (any JSON number; large integers are rounded).
     public var doubleValue: Double? {
         guard case .number(let text) = self else { return nil }
         return Double(text)
     }
+}
 
-    // MARK: Serialization (compact; object keys sorted so the output is deterministic)
+// MARK: - Serialization
 
-    public var serialized: [UInt8] {
+extension JSONValue: CustomStringConvertible {
+    /// The compact serialization.
+    public var description: String { serialized() }
+
+    /// Serializes deterministically: sorted keys; `pretty` indents by two spaces and puts one
+    /// member per line.
+    public func serialized(pretty: Bool = false) -> String {
+        String(decoding: serializedBytes(pretty: pretty), as: UTF8.self)
+    }
+
+    /// `serialized(pretty:)` as UTF-8 bytes (request bodies).
+    public func serializedBytes(pretty: Bool = false) -> [UInt8] {
         var out = [UInt8]()
-        write(into: &out)
+        write(into: &out, pretty: pretty, depth: 0)
         return out
     }
 
-    public var description: String { String(decoding: serialized, as: UTF8.self) }
-
-    public func write(into out: inout [UInt8]) {
+    public func write(into out: inout [UInt8], pretty: Bool = false, depth: Int = 0) {
         switch self {
-        case .null: out += Array("null".utf8)
-        case .bool(let b): out += Array((b ? "true" : "false").utf8)
-        case .number(let n): out += Array(n.utf8)
-        case .string(let s): JSONValue.writeString(s, into: &out)
+        case .null: out.append(contentsOf: "null".utf8)
+        case .bool(let b): out.append(contentsOf: (b ? "true" : "false").utf8)
+        case .number(let n): out.append(contentsOf: n.utf8)
+        case .string(let s): Self.writeString(s, into: &out)
         case .array(let items):
+            if items.isEmpty {
+                out.append(contentsOf: "[]".utf8)
+                return
+            }
             out.append(UInt8(ascii: "["))
             for (i, item) in items.enumerated() {
                 if i > 0 { out.append(UInt8(ascii: ",")) }
-                item.write(into: &out)
+                if pretty { Self.newline(into: &out, depth: depth + 1) }
+                item.write(into: &out, pretty: pretty, depth: depth + 1)
             }
+            if pretty { Self.newline(into: &out, depth: depth) }
             out.append(UInt8(ascii: "]"))
         case .object(let members):
-            out.append(UInt8(ascii: "{"))
-            for (i, key) in members.keys.sorted().enumerated() {
-                if i > 0 { out.append(UInt8(ascii: ",")) }
-                JSONValue.writeString(key, into: &out)
-                out.append(UInt8(ascii: ":"))
-                members[key]!.write(into: &out)
+            if members.isEmpty {
+                out.append(contentsOf: "{}".utf8)
+                return
             }
+            out.append(UInt8(ascii: "{"))
+            let keys = members.keys.sorted { $0.utf8.lexicographicallyPrecedes($1.utf8) }
+            for (i, key) in keys.enumerated() {
+                if i > 0 { out.append(UInt8(ascii: ",")) }
+                if pretty { Self.newline(into: &out, depth: depth + 1) }
+                Self.writeString(key, into: &out)
+                out.append(UInt8(ascii: ":"))
+                if pretty { out.append(UInt8(ascii: " ")) }
+                members[key]!.write(into: &out, pretty: pretty, depth: depth + 1)
+            }
+            if pretty { Self.newline(into: &out, depth: depth) }
             out.append(UInt8(ascii: "}"))
         }
     }
 
+    private static func newline(into out: inout [UInt8], depth: Int) {
+        out.append(UInt8(ascii: "\n"))
+        out.append(contentsOf: repeatElement(UInt8(ascii: " "), count: depth * 2))
+    }
+
     private static let hexDigits = Array("0123456789abcdef".utf8)
 
-    private static func writeString(_ s: String, into out: inout [UInt8]) {
+    /// Writes `s` as a JSON string literal: `"` and `\` escaped, control characters as `\n`,
+    /// `\t`, ... or `\u00XX`; everything else as UTF-8.
+    public static func writeString(_ s: String, into out: inout [UInt8]) {
         out.append(UInt8(ascii: "\""))
-        for b in s.utf8 {
-            switch b {
-            case UInt8(ascii: "\""): out += [UInt8(ascii: "\\"), UInt8(ascii: "\"")]
-            case UInt8(ascii: "\\"): out += [UInt8(ascii: "\\"), UInt8(ascii: "\\")]
-            case 0x0a: out += [UInt8(ascii: "\\"), UInt8(ascii: "n")]
-            case 0x0d: out += [UInt8(ascii: "\\"), UInt8(ascii: "r")]
-            case 0x09: out += [UInt8(ascii: "\\"), UInt8(ascii: "t")]
-            case 0..<0x20:
-                out += Array("\\u00".utf8) + [hexDigits[Int(b >> 4)], hexDigits[Int(b & 0xf)]]
-            default: out.append(b)
+        for byte in s.utf8 {
+            switch byte {
+            case UInt8(ascii: "\""): out.append(contentsOf: "\\\"".utf8)
+            case UInt8(ascii: "\\"): out.append(contentsOf: "\\\\".utf8)
+            case UInt8(ascii: "\n"): out.append(contentsOf: "\\n".utf8)
+            case UInt8(ascii: "\r"): out.append(contentsOf: "\\r".utf8)
+            case UInt8(ascii: "\t"): out.append(contentsOf: "\\t".utf8)
+            case 0x00..<0x20, 0x7f:
+                out.append(contentsOf: "\\u00".utf8)
+                out.append(hexDigits[Int(byte >> 4)])
+                out.append(hexDigits[Int(byte & 0x0f)])
+            default: out.append(byte)
             }
         }
         out.append(UInt8(ascii: "\""))
     }
 
-    // MARK: Parsing (strict)
+    /// `s` as a JSON string literal (quotes included).
+    public static func quoted(_ s: String) -> String {
+        var out = [UInt8]()
+        writeString(s, into: &out)
+        return String(decoding: out, as: UTF8.self)
+    }
+}
+
+// MARK: - Parsing
+
+/// Why a text is not one JSON value.
+public struct JSONError: Error, Equatable, Sendable, CustomStringConvertible {
+    /// Byte offset of the problem.
+    public var offset: Int
+    public var reason: String
+
+    public init(offset: Int, reason: String) {
+        self.offset = offset
+        self.reason = reason
+    }
+
+    public var description: String { "invalid JSON at byte \(offset): \(reason)" }
+}
+
+extension JSONValue {
+    public typealias ParseError = JSONError
 
     /// Parses exactly one JSON text. Rejects: invalid UTF-8, control characters in strings, bad
     /// escapes and lone surrogates, numbers outside the grammar (leading zeros, `+`, `.5`),
@@ -116,14 +243,11 @@ public indirect enum JSONValue: Hashable, Sendable, CustomStringConvertible {
     public static func parse(_ text: String, maxDepth: Int = 64) throws(JSONError) -> JSONValue {
         try parse(Array(text.utf8), maxDepth: maxDepth)
     }
-}
 
-public struct JSONError: Error, Equatable, Sendable, CustomStringConvertible {
-    /// Byte offset of the problem.
-    public var offset: Int
-    public var reason: String
+    /// `parse(_:)` as an initializer (nesting at most 64).
+    public init(parsing text: String) throws(JSONError) { self = try Self.parse(text) }
 
-    public var description: String { "invalid JSON at byte \(offset): \(reason)" }
+    public init(parsing bytes: [UInt8]) throws(JSONError) { self = try Self.parse(bytes) }
 }
 
 private struct JSONParser {
@@ -153,9 +277,15 @@ private struct JSONParser {
         case UInt8(ascii: "{"): return try parseObject(depth: depth + 1)
         case UInt8(ascii: "["): return try parseArray(depth: depth + 1)
         case UInt8(ascii: "\""): return .string(try parseString())
-        case UInt8(ascii: "t"): try literal("true"); return .bool(true)
-        case UInt8(ascii: "f"): try literal("false"); return .bool(false)
-        case UInt8(ascii: "n"): try literal("null"); return .null
+        case UInt8(ascii: "t"):
+            try literal("true")
+            return .bool(true)
+        case UInt8(ascii: "f"):
+            try literal("false")
+            return .bool(false)
+        case UInt8(ascii: "n"):
+            try literal("null")
+            return .null
         case UInt8(ascii: "-"), UInt8(ascii: "0")...UInt8(ascii: "9"): return .number(try parseNumber())
         default: throw fail("unexpected character")
         }
@@ -189,7 +319,7 @@ private struct JSONParser {
             skipWhitespace()
             let value = try parseValue(depth: depth)
             guard members.updateValue(value, forKey: key) == nil else {
-                throw JSONError(offset: keyOffset, reason: "duplicate key")
+                throw JSONError(offset: keyOffset, reason: "duplicate key \(JSONValue.quoted(key))")
             }
             skipWhitespace()
             guard position < bytes.count else { throw fail("unexpected end") }
@@ -251,6 +381,7 @@ private struct JSONParser {
             }
             guard digits() > 0 else { throw fail("bad exponent") }
         }
+        // The text is kept: bound it so a hostile peer cannot make every consumer re-parse megabytes.
         guard position - start <= 400 else { throw JSONError(offset: start, reason: "number too long") }
         return String(decoding: bytes[start..<position], as: UTF8.self)
     }
@@ -316,7 +447,8 @@ private struct JSONParser {
                 } else if (0xDC00...0xDFFF).contains(scalar) {
                     throw fail("lone surrogate")
                 }
-                out += Array(String(Character(Unicode.Scalar(scalar)!)).utf8)
+                guard let u = Unicode.Scalar(scalar) else { throw fail("invalid code point") }
+                out += Array(String(Character(u)).utf8)
             default:
                 throw fail("bad escape")
             }
