@@ -8,7 +8,7 @@ APT_PACKAGES := libsecp256k1-dev libleveldb-dev libssl-dev libcurl4-openssl-dev 
 RELEASE_SCRATCH := .build-release
 N ?= 4
 # Benchmark areas of `vn-bench` (one `make bench-<area>` each).
-BENCH_AREAS := protocol chain
+BENCH_AREAS := protocol chain tss
 
 .PHONY: help deps build build-release test test-unit test-devchain test-devnet test-inbox lint format devnet devnet-down devnet-status \
         bench $(addprefix bench-,$(BENCH_AREAS)) fuzz clean

@@ -28,3 +28,11 @@ static const char *const vn_ossl_mac_param_digest = OSSL_MAC_PARAM_DIGEST;
 static const char *const vn_ossl_sha256 = "SHA256";
 
 static inline int vn_BN_num_bytes(const BIGNUM *a) { return BN_num_bytes(a); }
+
+// EC public-key import by EVP_PKEY_fromdata (OpenSSL 3): parameter names and the group name
+// (static, see above).
+static const char *const vn_ossl_pkey_param_group_name = OSSL_PKEY_PARAM_GROUP_NAME;
+static const char *const vn_ossl_pkey_param_pub_key = OSSL_PKEY_PARAM_PUB_KEY;
+static const char *const vn_ossl_secp256k1 = "secp256k1";
+// EVP_PKEY_PUBLIC_KEY is a macro expression Swift cannot import.
+static const int vn_EVP_PKEY_PUBLIC_KEY = EVP_PKEY_PUBLIC_KEY;

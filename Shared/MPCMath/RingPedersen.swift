@@ -55,6 +55,18 @@ public struct RingPedersenParameters: Sendable, Hashable, CustomStringConvertibl
     }
     public func hash(into hasher: inout Hasher) { hasher.combine(n) }
     public var description: String { "RingPedersenParameters(\(n.bitLength) bits)" }
+
+    /// s^x · t^y ≡ a · b^e (mod Ñ), the verification equation of every range proof. `owner`: the
+    /// verifier's own factorisation; when it factors this Ñ the check runs modulo p and q
+    /// (`Factorization.equalModN`), otherwise, or without it, modulo Ñ on public values.
+    public func holds(
+        _ x: BigNum, _ y: BigNum, equals a: BigNum, times b: BigNum, toThe e: BigNum, owner: Factorization?
+    ) throws -> Bool {
+        if let owner, owner.n == n {
+            return try owner.equalModN([(s, x), (t, y)], [(a, .one), (b, e)])
+        }
+        return try commit(x, y) == context.mul(a, power(b, e))
+    }
 }
 
 /// The secret side of ring-Pedersen parameters: the factorisation of Ñ and λ with s = t^λ, kept
@@ -69,6 +81,8 @@ public final class RingPedersenSecret: Sendable, CustomStringConvertible, Custom
     public let lambda: BigNum
     /// φ(Ñ) = (p − 1)(q − 1).
     public let phi: BigNum
+    /// p and q as a `Factorization` (for verifying proofs made against these parameters).
+    public let factorization: Factorization
 
     /// Parameters on Ñ = pq for two distinct safe primes of equal size (CGGMP21 Fig. 6): τ ← Z*_Ñ,
     /// t = τ² mod Ñ, λ ← Z_φ(Ñ), s = t^λ mod Ñ (constant time: λ is secret). Draws again in the
@@ -99,6 +113,7 @@ public final class RingPedersenSecret: Sendable, CustomStringConvertible, Custom
             self.q = q
             self.lambda = lambda
             self.phi = phi
+            self.factorization = try Factorization(p: p, q: q)
             return
         }
     }

@@ -62,4 +62,13 @@ public enum MPCFixtures {
         var rng = SeededRandom(seed: "ring-pedersen-\(i)")
         return try! RingPedersenSecret(p: pair.p, q: pair.q, using: &rng, validatingPrimes: false)
     }
+
+    /// Party i's ring-Pedersen secret on its own Paillier modulus (Ñ = N, as
+    /// `KeygenPreParams.generate` makes them; CGGMP21 Fig. 6), s and t drawn from
+    /// `SeededRandom(seed: "ring-pedersen-shared-<i>")`.
+    public static let sharedModulusRingPedersen: [RingPedersenSecret] = material.paillier.enumerated().map {
+        i, pair in
+        var rng = SeededRandom(seed: "ring-pedersen-shared-\(i)")
+        return try! RingPedersenSecret(p: pair.p, q: pair.q, using: &rng, validatingPrimes: false)
+    }
 }

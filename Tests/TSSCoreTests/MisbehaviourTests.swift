@@ -39,7 +39,7 @@ struct MisbehaviourTests {
             if m.from == 2, m.round == 3, let bad = sent.withLock({ $0 }) {
                 var p = m.payload
                 let at = 4 + 2 * 100 + 4
-                p.replaceSubrange(at..<(at + 96), with: bad.broadcastDigest + bad.signature)
+                p.replaceSubrange(at..<(at + 96), with: SHA256.hash(bad.payload) + bad.signature)
                 return m.with(payload: p)
             }
             guard m.from == 2, m.round == 2, m.to == .broadcast else { return nil }
@@ -178,12 +178,11 @@ struct MisbehaviourTests {
                 p[p.count - 1] ^= 1  // the MtAwc proof's last field
                 return m.with(payload: p)
             })
-        // A direct message is judged by its recipient; the others see only valid messages.
-        Self.expectBlame(presign, culprit: 1, honest: [0]) {
+        // Its recipient complains with the signed message; every party re-checks the proof.
+        Self.expectBlame(presign, culprit: 1, honest: [0, 2]) {
             if case .invalidProof = $0 { return true }
             return false
         }
-        if case .failure(let abort)? = presign[2] { #expect(abort.culprits == [1]) }
     }
 
     @Test func badEncryptionProofBlamed() {
@@ -195,7 +194,7 @@ struct MisbehaviourTests {
                 p[p.count - 1] ^= 1
                 return m.with(payload: p)
             })
-        Self.expectBlame(presign, culprit: 2, honest: [1]) {
+        Self.expectBlame(presign, culprit: 2, honest: [0, 1]) {
             if case .invalidProof = $0 { return true }
             return false
         }

@@ -20,6 +20,7 @@ typealias Tamper = @Sendable (_ message: Message, _ recipient: PartyIndex) -> Me
 enum Simulator {
     static func run<Output>(
         parties: [PartyIndex], initial: [PartyIndex: [Message]], tamper: Tamper? = nil,
+        abortMessages: ((_ party: PartyIndex) -> [Message])? = nil,
         receive: (_ party: PartyIndex, _ sender: PartyIndex, _ message: Message) -> Action<Output>
     ) -> [PartyIndex: Result<Output, Abort>] {
         var queue: [(PartyIndex, Message)] = []
@@ -42,7 +43,10 @@ enum Simulator {
                 case .finished(let output, let out):
                     results[recipient] = .success(output)
                     for m in out { queue.append((recipient, m)) }
-                case .aborted(let abort): results[recipient] = .failure(abort)
+                case .aborted(let abort):
+                    results[recipient] = .failure(abort)
+                    // What an aborted machine still wants delivered (its echo notice).
+                    for m in abortMessages?(recipient) ?? [] { queue.append((recipient, m)) }
                 }
             }
         }
@@ -57,7 +61,10 @@ enum Party {
     }
 
     static func preParams(_ i: PartyIndex) -> KeygenPreParams {
-        KeygenPreParams(paillier: MPCFixtures.paillierKeys[Int(i)], ringPedersen: MPCFixtures.ringPedersen[Int(i)])
+        // One modulus per party for Paillier and ring-Pedersen, as `KeygenPreParams.generate` makes
+        // them (CGGMP21 Fig. 6), so the owner-side verification path is what the tests run.
+        KeygenPreParams(
+            paillier: MPCFixtures.paillierKeys[Int(i)], ringPedersen: MPCFixtures.sharedModulusRingPedersen[Int(i)])
     }
 }
 
@@ -104,7 +111,9 @@ func runSigning(
         rngs[i] = rng
         initial[i] = out
     }
-    let presign = Simulator.run(parties: signers, initial: initial, tamper: presignTamper) { party, sender, message in
+    let presign = Simulator.run(
+        parties: signers, initial: initial, tamper: presignTamper, abortMessages: { machines[$0]!.abortMessages }
+    ) { party, sender, message in
         machines[party]!.receive(from: sender, message, rng: &rngs[party]!)
     }
     guard signers.allSatisfy({ (try? presign[$0]?.get()) != nil }) else { return (presign, [:]) }
@@ -147,10 +156,11 @@ func be32(_ v: Int) -> [UInt8] { (0..<4).map { UInt8(truncatingIfNeeded: v >> (2
 func echoLength(_ n: Int) -> Int { 4 + n * 100 }
 
 extension Message {
-    /// A copy with a new payload, re-signed by the sender (a malicious sender's own broadcast).
+    /// A copy with a new payload, re-signed by the sender (a malicious sender's own broadcast or
+    /// direct message: both are signed).
     func with(payload: [UInt8]) -> Message {
         var copy = self
         copy.payload = payload
-        return to == .broadcast ? try! copy.signed(with: Party.identity(from)) : copy
+        return try! copy.signed(with: Party.identity(from))
     }
 }

@@ -106,6 +106,8 @@ public struct Keygen: Sendable {
     var encryptedShares: [PartyIndex: [PartyIndex: PaillierCiphertext]] = [:]
     var publicShares: [PartyIndex: Point] = [:]
     var publicKey: Point = .infinity
+    /// Our complaints about round-2 direct messages (Π^fac), broadcast in round 3.
+    var facComplaints: [Complaint] = []
 
     static let rounds: ClosedRange<UInt8> = 1...4
 
@@ -229,7 +231,7 @@ public struct Keygen: Sendable {
     }
 
     func checkEchoes(_ inbox: RoundInbox, of round: UInt8) throws(Abort) {
-        let view = Dictionary(uniqueKeysWithValues: echoView(round).map { ($0.party, $0.digest) })
+        let view = Dictionary(uniqueKeysWithValues: echoView(round).map { ($0.party, $0.payloadHash) })
         for j in peers {
             let message = inbox.broadcasts[j]!
             var r = WireReader(message.payload)
@@ -238,7 +240,8 @@ public struct Keygen: Sendable {
                 throw .blame(j, .malformed("echo: \(error)"))
             }
             try EchoEntry.verify(
-                entries, echoer: j, mine: view, parties: params.parties, identities: params.identities)
+                entries, echoer: j, mine: view, parties: params.parties, identities: params.identities, kind: .keygen,
+                sessionID: params.sessionID, round: round)
         }
     }
 
@@ -316,9 +319,11 @@ public struct Keygen: Sendable {
             paillierKeys[j] = key
             setups[j] = setup
         }
-        // Distinct N_i and Ñ_i across parties (a reused modulus means shared factors).
+        // No modulus of one party among another's, N or Ñ (a reused modulus means shared
+        // factors). N_i = Ñ_i within one party is allowed: CGGMP21 Fig. 6 uses one modulus for both.
         for (a, b) in pairs(params.parties) {
-            if paillierKeys[a]!.n == paillierKeys[b]!.n || setups[a]!.n == setups[b]!.n {
+            let ofA: Set<BigNum> = [paillierKeys[a]!.n, setups[a]!.n]
+            if !ofA.isDisjoint(with: [paillierKeys[b]!.n, setups[b]!.n]) {
                 throw Abort(culprits: [a, b].filter { $0 != me }, reason: .duplicateModulus)
             }
         }
@@ -355,10 +360,14 @@ public struct Keygen: Sendable {
             let proof = try local("Π^fac") {
                 try NoSmallFactorProof.prove(key: pre.paillier, setup: setups[j]!, transcript: &t, rng: &rng)
             }
-            out.append(
-                Message(
+            // Direct messages are signed too, so a recipient's complaint can carry them as evidence.
+            let message = try local("sign direct") {
+                try Message(
                     kind: .keygen, sessionID: params.sessionID, round: 2, from: me, to: .party(j),
-                    payload: proof.encode()))
+                    payload: proof.encode()
+                ).signed(with: identity)
+            }
+            out.append(message)
         }
         return out
     }
@@ -416,12 +425,16 @@ public struct Keygen: Sendable {
                 }
                 cts[k] = c
             }
-            // CGGMP21 Fig. 6, round 3 check: Π^fac of N_j against our setup.
+            // CGGMP21 Fig. 6, round 3 check: Π^fac of N_j against our setup. A failure becomes a
+            // complaint (the signed message) that every party re-checks in round 3.
             var tr = transcript("fac", prover: j, recipient: me)
-            try requireProof(j, "Π^fac") {
-                try NoSmallFactorProof(decoding: inbox.direct[j]!.payload).verify(
-                    modulus: paillierKeys[j]!.n, setup: setups[me]!, transcript: &tr)
-            }
+            let owner = pre.ringPedersen.factorization
+            do {
+                try requireProof(j, "Π^fac") {
+                    try NoSmallFactorProof(decoding: inbox.direct[j]!.payload).verify(
+                        modulus: paillierKeys[j]!.n, setup: setups[me]!, transcript: &tr, owner: owner)
+                }
+            } catch { facComplaints.append(Complaint(inbox.direct[j]!)) }
             feldman[j] = points
             encryptedShares[j] = cts
             // Phase 2, Feldman check of our share: σ·G = Σ x_i^k A_jk, σ < q.
@@ -468,8 +481,10 @@ public struct Keygen: Sendable {
                 try SchnorrProof.prove(secret: x, publicPoint: point, transcript: &t, rng: &rng).encode()
             }
         }
+        let facComplaints = self.facComplaints
         return try broadcast(round: 3, echoOf: 2) { w in
             w.writeBytes(proof)
+            Complaint.write(facComplaints, to: &w)
             w.writeArray(complaints) { w, c in
                 w.writeUInt32(c.0)
                 w.writeInteger(c.1)
@@ -481,24 +496,30 @@ public struct Keygen: Sendable {
     mutating func finishRound3(_ inbox: RoundInbox) throws(Abort) {
         try checkEchoes(inbox, of: 2)
         let bits = PaillierPublicKey.maximumModulusBits
-        var decoded: [PartyIndex: ([UInt8], [(PartyIndex, BigNum, BigNum)])] = [:]
+        var decoded: [PartyIndex: ([UInt8], [Complaint], [(PartyIndex, BigNum, BigNum)])] = [:]
         for j in params.parties {
             var message = j == me ? mine[3]! : inbox.broadcasts[j]!
             message.payload = try afterEcho(message)
             decoded[j] = try decodePayload(message) { r throws(WireError) in
                 let proof = try r.readBytes(maxLength: 128)
+                let fac = try Complaint.read(from: &r, maxCount: params.parties.count)
                 let complaints = try r.readArray(maxCount: 256, minimumElementSize: 12) { r throws(WireError) in
                     (try r.readUInt32(), try r.readInteger(maxBits: bits), try r.readInteger(maxBits: bits))
                 }
-                return (proof, complaints)
+                return (proof, fac, complaints)
             }
+        }
+        // Complaints about a round-2 Π^fac: everyone checks the accused's signature and re-runs
+        // the proof against the complainer's (public) setup.
+        for a in params.parties {
+            for complaint in decoded[a]!.1 { try judgeFactorComplaint(complaint, by: a) }
         }
         // GG20 §4.2: a complaint opens the share (σ, ρ) of C_{d→a}; everyone re-encrypts it and
         // runs the Feldman check. Opening does not match or the share is fine: the accuser lied.
         var culprits: [PartyIndex] = []
         var reason: Reason?
         for a in params.parties {
-            for (d, sigma, rho) in decoded[a]!.1 {
+            for (d, sigma, rho) in decoded[a]!.2 {
                 guard d != a, let cts = encryptedShares[d], let c = cts[a] else {
                     culprits.append(a)
                     reason = reason ?? .falseAccusation
@@ -552,4 +573,24 @@ func pairs<T>(_ items: [T]) -> [(T, T)] {
     var out: [(T, T)] = []
     for i in items.indices { for j in items.indices where j > i { out.append((items[i], items[j])) } }
     return out
+}
+
+extension Keygen {
+    /// Judges a complaint about a round-2 Π^fac (always throws): the accused is blamed if its
+    /// signed message fails the check anyone can run, the complainer otherwise.
+    func judgeFactorComplaint(_ complaint: Complaint, by complainer: PartyIndex) throws(Abort) {
+        let accused = complaint.accused
+        guard accused != complainer, params.parties.contains(accused), let key = params.identities[accused] else {
+            throw .blame(complainer, .falseAccusation)
+        }
+        let message = complaint.message(
+            kind: .keygen, sessionID: params.sessionID, round: 2, complainer: complainer)
+        guard message.hasValidSignature(by: key) else { throw .blame(complainer, .falseAccusation) }
+        var tr = transcript("fac", prover: accused, recipient: complainer)
+        let (n, setup) = (paillierKeys[accused]!.n, setups[complainer]!)
+        try requireProof(accused, "Π^fac") {
+            try NoSmallFactorProof(decoding: message.payload).verify(modulus: n, setup: setup, transcript: &tr)
+        }
+        throw .blame(complainer, .falseAccusation)
+    }
 }

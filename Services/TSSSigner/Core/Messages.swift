@@ -10,7 +10,9 @@ import Wire
 // signed by the sender's identity key over `broadcastDigest`; the next round echoes the
 // (digest, signature) of every broadcast received, so a sender who broadcast different payloads
 // to different peers (equivocation) is caught with two valid signatures from it as evidence, and
-// an echoer who forges an entry is caught by the invalid signature. The transport (issue 4)
+// an echoer who forges an entry is caught by the invalid signature. Direct messages are signed
+// too (over `directDigest`, which binds the recipient), so a recipient that finds a fault in one
+// can broadcast it as a complaint that every party re-verifies. The transport (issue 4)
 // authenticates `from` (the `receive(from:)` argument); a header that disagrees with it is the
 // sender's fault.
 
@@ -38,8 +40,8 @@ public struct Message: Sendable, Equatable, CustomStringConvertible {
     public var from: PartyIndex
     public var to: Recipient
     public var payload: [UInt8]
-    /// 64-byte compact ECDSA signature by `from`'s identity key over `broadcastDigest`
-    /// (broadcasts only; empty on direct messages).
+    /// 64-byte compact ECDSA signature by `from`'s identity key over `signingDigest`
+    /// (`broadcastDigest` for broadcasts, `directDigest` for direct messages).
     public var signature: [UInt8]
 
     public init(
@@ -55,28 +57,72 @@ public struct Message: Sendable, Equatable, CustomStringConvertible {
         self.signature = signature
     }
 
-    /// SHA-256("vn/tss/broadcast/v1" ‖ kind ‖ u32 |sid| ‖ sid ‖ round ‖ u32 from ‖ payload).
+    /// SHA-256("vn/tss/broadcast/v2" ‖ kind ‖ u32 |sid| ‖ sid ‖ round ‖ u32 from ‖ SHA-256(payload)).
+    /// The payload enters by its hash, so an echo (which carries only that hash) lets a third party
+    /// rebuild the digest with *its own* session, protocol and round: a signature replayed from
+    /// another session never passes as evidence of equivocation in this one.
     public var broadcastDigest: [UInt8] {
-        var w = WireWriter(reservingCapacity: payload.count + 64)
-        w.writeString("vn/tss/broadcast/v1")
+        Self.broadcastDigest(
+            kind: kind, sessionID: sessionID, round: round, from: from, payloadHash: SHA256.hash(payload))
+    }
+
+    /// `broadcastDigest` from the payload's hash.
+    public static func broadcastDigest(
+        kind: ProtocolKind, sessionID: [UInt8], round: UInt8, from: PartyIndex, payloadHash: [UInt8]
+    ) -> [UInt8] {
+        var w = WireWriter(reservingCapacity: 128)
+        w.writeString("vn/tss/broadcast/v2")
         w.writeUInt8(kind.rawValue)
         w.writeBytes(sessionID)
         w.writeUInt8(round)
         w.writeUInt32(from)
+        w.writeFixedBytes(payloadHash)
+        return SHA256.hash(w.bytes)
+    }
+
+    /// SHA-256("vn/tss/direct/v1" ‖ kind ‖ u32 |sid| ‖ sid ‖ round ‖ u32 from ‖ u32 to ‖ payload):
+    /// the recipient is signed, so a direct message cannot be re-addressed to another party
+    /// (domain-separated from `broadcastDigest` by the tag).
+    public var directDigest: [UInt8] {
+        var w = WireWriter(reservingCapacity: payload.count + 64)
+        w.writeString("vn/tss/direct/v1")
+        w.writeUInt8(kind.rawValue)
+        w.writeBytes(sessionID)
+        w.writeUInt8(round)
+        w.writeUInt32(from)
+        if case .party(let j) = to { w.writeUInt32(j) }
         w.writeFixedBytes(payload)
         return SHA256.hash(w.bytes)
     }
 
-    /// This message signed by `key` (broadcasts).
+    /// The digest `signature` covers.
+    public var signingDigest: [UInt8] {
+        if case .party = to { return directDigest }
+        return broadcastDigest
+    }
+
+    /// True when `signature` is `key`'s signature over `signingDigest`.
+    public func hasValidSignature(by key: PublicKey) -> Bool {
+        guard let sig = try? ECDSASignature(compact: signature) else { return false }
+        return key.verify(sig, digest: signingDigest)
+    }
+
+    /// This message signed by `key` (broadcasts and direct messages).
     public func signed(with key: PrivateKey) throws -> Message {
         var copy = self
-        copy.signature = try key.sign(digest: broadcastDigest).compact
+        copy.signature = try key.sign(digest: signingDigest).compact
         return copy
     }
 
-    /// Canonical encoding for the transport: kind ‖ sid ‖ round ‖ from ‖ to ‖ payload ‖ signature.
+    /// The version byte that starts `encode()`.
+    public static let encodingVersion: UInt8 = 2
+
+    /// Canonical encoding for the transport:
+    /// version ‖ kind ‖ sid ‖ round ‖ from ‖ to ‖ payload ‖ signature (every variable field
+    /// length-prefixed, so the encoding is injective; decode refuses any other version).
     public func encode() -> [UInt8] {
         var w = WireWriter(reservingCapacity: payload.count + 128)
+        w.writeUInt8(Self.encodingVersion)
         w.writeUInt8(kind.rawValue)
         w.writeBytes(sessionID)
         w.writeUInt8(round)
@@ -97,6 +143,7 @@ public struct Message: Sendable, Equatable, CustomStringConvertible {
 
     public init(decoding bytes: [UInt8]) throws(WireError) {
         var r = WireReader(bytes)
+        guard try r.readUInt8() == Self.encodingVersion else { throw .invalidValue("message encoding version") }
         guard let kind = ProtocolKind(rawValue: try r.readUInt8()) else { throw .invalidValue("protocol kind") }
         self.kind = kind
         sessionID = try r.readBytes(maxLength: 64)
@@ -148,9 +195,18 @@ public enum Reason: Sendable, Equatable, CustomStringConvertible {
     case falseAccusation
     /// A party's online signature share s_i fails s_i·R = m·R̄_i + r·S_i.
     case invalidSignatureShare
-    /// Σ R̄_i ≠ G (GG20 Fig. 6, Phase 5 check): type-5 blame is not implemented, no culprit.
+    /// Type-5 blame (GG20 §4.2, Phase 5 check Σ R̄_i ≠ G or δ not invertible): the party's
+    /// broadcast δ_i differs from k_iγ_i + Σ(α_ij + β_ij) recomputed from the revealed values.
+    case inconsistentDelta
+    /// Type-7 blame (GG20 §4.3, Phase 6 check Σ S_i ≠ y): the party's proofs that S_i = σ_i·R
+    /// for the σ_i its ciphertexts carry (Π^mul*, Π^log*(σ)) fail.
+    case inconsistentSigma
+    /// A party's blame-round data (type-5 reveal, type-7 material) is invalid or missing.
+    case invalidBlameData(String)
+    /// Σ R̄_i ≠ G but the type-5 procedure found no culprit (only possible if a proof failed
+    /// soundly, i.e. never with honest parties).
     case unidentifiedNonceInconsistency
-    /// Σ S_i ≠ y (GG20 Fig. 7, Phase 6 check): type-7 blame is not implemented, no culprit.
+    /// Σ S_i ≠ y but the type-7 procedure found no culprit.
     case unidentifiedSigmaInconsistency
     /// Invalid arguments or key share (our side, not a peer's fault).
     case invalidArguments(String)
@@ -174,8 +230,11 @@ public enum Reason: Sendable, Equatable, CustomStringConvertible {
         case .forgedEcho: "echo carries a forged signature"
         case .falseAccusation: "complaint does not hold"
         case .invalidSignatureShare: "signature share fails its check"
-        case .unidentifiedNonceInconsistency: "sum of R_i is not G (type-5 blame not implemented)"
-        case .unidentifiedSigmaInconsistency: "sum of S_i is not y (type-7 blame not implemented)"
+        case .inconsistentDelta: "delta share inconsistent with the revealed values (type-5 blame)"
+        case .inconsistentSigma: "sigma share inconsistent with its ciphertexts (type-7 blame)"
+        case .invalidBlameData(let why): "invalid blame data: \(why)"
+        case .unidentifiedNonceInconsistency: "sum of R_i is not G, no culprit found"
+        case .unidentifiedSigmaInconsistency: "sum of S_i is not y, no culprit found"
         case .invalidArguments(let why): "invalid arguments: \(why)"
         case .internalError(let why): "internal error: \(why)"
         }
@@ -249,12 +308,11 @@ struct HeaderCheck {
         guard message.from == sender else { throw .blame(sender, .wrongPartyIndex) }
         guard message.kind == kind, message.sessionID == sessionID else { throw .blame(sender, .wrongSession) }
         guard rounds.contains(message.round) else { throw .blame(sender, .malformed("round \(message.round)")) }
-        switch message.to {
-        case .party(let j): guard j == me else { throw .blame(sender, .wrongPartyIndex) }
-        case .broadcast:
-            guard let key = identities[sender], let sig = try? ECDSASignature(compact: message.signature),
-                key.verify(sig, digest: message.broadcastDigest)
-            else { throw .blame(sender, .badSignature) }
+        if case .party(let j) = message.to, j != me { throw .blame(sender, .wrongPartyIndex) }
+        // Broadcasts and direct messages alike: a bad signature on a direct message is judged by
+        // its recipient alone (an unsigned message is no evidence a third party could check).
+        guard let key = identities[sender], message.hasValidSignature(by: key) else {
+            throw .blame(sender, .badSignature)
         }
         return true
     }
@@ -262,26 +320,27 @@ struct HeaderCheck {
 
 // MARK: Echo (reliable-broadcast check)
 
-/// One echoed broadcast: the sender, the digest received and the sender's signature on it.
+/// One echoed broadcast: the sender, the hash of the payload received and the sender's
+/// signature (over `broadcastDigest`, which the verifier rebuilds for its own session and round).
 struct EchoEntry: Sendable, Equatable {
     var party: PartyIndex
-    var digest: [UInt8]
+    var payloadHash: [UInt8]
     var signature: [UInt8]
 
-    init(party: PartyIndex, digest: [UInt8], signature: [UInt8]) {
+    init(party: PartyIndex, payloadHash: [UInt8], signature: [UInt8]) {
         self.party = party
-        self.digest = digest
+        self.payloadHash = payloadHash
         self.signature = signature
     }
 
     init(_ message: Message) {
-        self.init(party: message.from, digest: message.broadcastDigest, signature: message.signature)
+        self.init(party: message.from, payloadHash: SHA256.hash(message.payload), signature: message.signature)
     }
 
     static func write(_ entries: [EchoEntry], to w: inout WireWriter) {
         w.writeArray(entries) { w, e in
             w.writeUInt32(e.party)
-            w.writeFixedBytes(e.digest)
+            w.writeFixedBytes(e.payloadHash)
             w.writeFixedBytes(e.signature)
         }
     }
@@ -289,26 +348,30 @@ struct EchoEntry: Sendable, Equatable {
     static func read(from r: inout WireReader, count: Int) throws(WireError) -> [EchoEntry] {
         let entries = try r.readArray(maxCount: count, minimumElementSize: 100) { r throws(WireError) in
             EchoEntry(
-                party: try r.readUInt32(), digest: try r.readFixedBytes(count: 32),
+                party: try r.readUInt32(), payloadHash: try r.readFixedBytes(count: 32),
                 signature: try r.readFixedBytes(count: 64))
         }
         guard entries.count == count else { throw .invalidValue("echo has \(entries.count) entries") }
         return entries
     }
 
-    /// Checks an echo from `echoer` against our own view (`mine`, every party's broadcast of the
-    /// round, ours included), in party order: a forged signature blames the echoer, a valid
-    /// signature on a different digest proves that its signer equivocated.
+    /// Checks an echo from `echoer` of the broadcasts of (`kind`, `sessionID`, `round`) against
+    /// our own view (`mine`: every party's payload hash, ours included), in party order: a
+    /// signature that is not the party's over *this* session's and round's digest blames the
+    /// echoer (forged or replayed from elsewhere); a valid one on a different payload proves that
+    /// its signer equivocated.
     static func verify(
         _ entries: [EchoEntry], echoer: PartyIndex, mine: [PartyIndex: [UInt8]], parties: [PartyIndex],
-        identities: [PartyIndex: PublicKey]
+        identities: [PartyIndex: PublicKey], kind: ProtocolKind, sessionID: [UInt8], round: UInt8
     ) throws(Abort) {
         guard entries.map(\.party) == parties else { throw .blame(echoer, .malformed("echo order")) }
         for entry in entries {
+            let digest = Message.broadcastDigest(
+                kind: kind, sessionID: sessionID, round: round, from: entry.party, payloadHash: entry.payloadHash)
             guard let key = identities[entry.party], let sig = try? ECDSASignature(compact: entry.signature),
-                key.verify(sig, digest: entry.digest)
+                key.verify(sig, digest: digest)
             else { throw .blame(echoer, .forgedEcho) }
-            if entry.digest != mine[entry.party] { throw .blame(entry.party, .equivocation) }
+            if entry.payloadHash != mine[entry.party] { throw .blame(entry.party, .equivocation) }
         }
     }
 }

@@ -29,13 +29,27 @@ public struct PresignReady: Sendable, Equatable {
 ///
 ///   Round 1 (broadcast)  K_i = Enc_i(k_i) (Phase 1; k_i, γ_i ← Z_q)
 ///           (direct → j) Π^enc of K_i against j's setup (CGGMP21 Fig. 7, round 1)
-///   Round 2 (broadcast)  echo; Γ_i = γ_i·G with Π^sch
+///   Round 2 (broadcast)  echo; complaints about round 1; Γ_i = γ_i·G with Π^sch
 ///           (direct → j) MtA for k_j·γ_i and MtAwc for k_j·w_i: `MtAResponse` with Π^aff-g whose
 ///                        X is Γ_i, resp. W_i = λ_i·X_i (Phase 2; CGGMP21 Fig. 7, round 2)
-///   Round 3 (broadcast)  echo; δ_i = k_iγ_i + Σ(α_ij + β_ij) (Phase 3); σ_i = k_iw_i + Σ(α̂ + β̂) kept
-///   Round 4 (broadcast)  echo; R = δ⁻¹·Γ (Phase 4); R̄_i = k_i·R and S_i = σ_i·R (Phases 5, 6)
+///   Round 3 (broadcast)  echo; complaints about round 2; δ_i = k_iγ_i + Σ(α_ij + β_ij)
+///                        (Phase 3); σ_i = k_iw_i + Σ(α̂ + β̂) kept
+///   Round 4 (broadcast)  echo; R = δ⁻¹·Γ (Phase 4); R̄_i = k_i·R and S_i = σ_i·R (Phases 5, 6),
+///                        or a failure marker when δ is not invertible / R is infinity
 ///           (direct → j) Π^log* of (K_i, R̄_i) with base R (GG20's R_i consistency proof)
-///   then                 Σ R̄_i = G (Phase 5 check) and Σ S_i = y (Phase 6 check).
+///   Round 5 (broadcast)  echo; complaints about round 4; Σ R̄_i = G (Phase 5 check) and
+///                        Σ S_i = y (Phase 6 check), each party's verdict tag, and on a failure
+///                        the blame data: the type-5 reveal (GG20 §4.2) or the type-7 proofs
+///                        (GG20 §4.3 with CGGMP21 §4.3's Π^mul* and Π^log*)
+///   Round 6 (broadcast)  only after a failure: echo of round 5, then every party computes the
+///                        same verdict from the same (echo-checked) blame data.
+///
+/// Complaints. Every direct message is signed by its sender. A recipient whose check of a
+/// direct message fails does not abort alone: its next broadcast carries the signed message as
+/// a complaint (and no body). Every party rebuilds the message, checks the signature and re-runs
+/// the recipient's check, which uses only public values (the recipient's setup and Paillier
+/// key, the sender's broadcasts); the accused is blamed if the check fails, the complainer
+/// (`falseAccusation`) if it passes or the signature is not the accused's.
 ///
 /// The presignature (R, k_i, σ_i, R̄_j, S_j) is bound to the key id and the signer set; it is
 /// noncopyable and `Presignature.sign` consumes it.
@@ -44,6 +58,15 @@ public struct Presigning: Sendable {
         case running(round: UInt8)
         case done
         case aborted(Abort)
+    }
+
+    /// What the Phase 5 / Phase 6 checks found (the verdict tag of round 5).
+    enum Failure: UInt8, Sendable {
+        case none = 0
+        /// δ not invertible, R = ∞ or Σ R̄_i ≠ G: type-5 blame.
+        case delta = 5
+        /// Σ S_i ≠ y: type-7 blame.
+        case sigma = 7
     }
 
     struct Nonces: Sendable {
@@ -71,6 +94,32 @@ public struct Presigning: Sendable {
     var betas: [PartyIndex: (gamma: Scalar, w: Scalar)] = [:]
     var nonce: Point = .infinity
     var lambda: Scalar = .zero
+    var rBar: [PartyIndex: Point] = [:]
+    var bigS: [PartyIndex: Point] = [:]
+    /// Every signer's broadcast δ_j (round 3), ours included.
+    var deltas: [PartyIndex: Scalar] = [:]
+    var failure: Failure = .none
+
+    // Kept for the blame procedures (the presignature is abandoned when they run).
+    /// Our α_ij = Dec_i(D_ij) mod q, per Bob j (type 5).
+    var myAlphas: [PartyIndex: Scalar] = [:]
+    /// Our MtAwc answer's Y (Enc under our key of β̂'), per Alice j (type 7).
+    var myWcY: [PartyIndex: PaillierCiphertext] = [:]
+    /// The blame data of round 5, per peer, read at round 6.
+    var blameReaders: [PartyIndex: WireReader] = [:]
+    /// Messages the host should still deliver after this machine aborted (see `abortMessages`).
+    var noticeAfterAbort: [Message] = []
+
+    /// After `.aborted`: messages the host should send anyway. (1) What the failing input
+    /// produced before the failure (our broadcasts of earlier rounds: peers need them to reach
+    /// the check themselves). (2) When we abort over the content of a round-k broadcast, a
+    /// body-less round-(k+1) broadcast with our echo of round k: a peer that received a
+    /// different, valid version from an equivocating sender finds the sender's two signatures in
+    /// it and names the same culprit instead of waiting for us.
+    public var abortMessages: [Message] { noticeAfterAbort }
+
+    /// The round whose echo the online message carries (the verdict round).
+    static let lastRound: UInt8 = 5
 
     var me: PartyIndex { share.me }
     var peers: [PartyIndex] { rounds.peers }
@@ -94,7 +143,7 @@ public struct Presigning: Sendable {
             uniqueKeysWithValues: signers.map { ($0, keyShare.identities[keyShare.index(of: $0)!]) })
         let rounds = Rounds(
             kind: .presign, sessionID: params.sessionID, me: keyShare.me, parties: signers, identities: identities,
-            identity: identityKey, rounds: 1...4, directRounds: [1, 2, 4])
+            identity: identityKey, rounds: 1...6, directRounds: [1, 2, 4])
         let k = Scalar.random(using: &rng)
         let gamma = Scalar.random(using: &rng)
         var machine = Presigning(share: keyShare, params: params, rounds: rounds, nonces: nil)
@@ -120,10 +169,10 @@ public struct Presigning: Sendable {
             let setup = machine.setups[j]!
             let proof = try local("Π^enc") {
                 try EncryptionProof.prove(
-                    statement: statement, plaintext: BigNum(k), randomness: rho, setup: setup, transcript: &t, rng: &rng
-                )
+                    statement: statement, plaintext: BigNum(k), randomness: rho, setup: setup, transcript: &t,
+                    rng: &rng, proverSecret: keyShare.paillierSecret)
             }
-            out.append(machine.rounds.direct(round: 1, to: j) { $0.writeBytes(proof.encode()) })
+            out.append(try machine.rounds.direct(round: 1, to: j) { $0.writeBytes(proof.encode()) })
         }
         return (machine, out)
     }
@@ -149,31 +198,64 @@ public struct Presigning: Sendable {
             rounds.droppedCount += 1
             return .wait
         }
+        // The round being finished when a check fails (nil: the failure is in a header).
+        var finishing: UInt8?
+        // What this input produced before a failure (still owed to the peers).
+        var out: [Message] = []
         do throws(Abort) {
             guard try rounds.accept(message, from: sender, current: round) else { return .wait }
-            var out: [Message] = []
+            // A round-2 broadcast with complaints, or a round-4 failure marker, comes without the
+            // round's direct messages: nobody waits for them.
+            if message.to == .broadcast, message.round == 2 || message.round == 4,
+                try Self.hasNoBody(message, parties: rounds.parties.count)
+            {
+                rounds.excused[message.round, default: []].insert(sender)
+            }
             while case .running(let round) = phase, rounds.isComplete(round) {
+                finishing = round
                 switch round {
                 case 1:
-                    try finishRound1()
-                    out += try round2(rng: &rng)
+                    let complaints = try finishRound1()
+                    out += try round2(complaints: complaints, rng: &rng)
                 case 2:
-                    try finishRound2()
-                    out.append(try round3())
+                    let complaints = try finishRound2()
+                    out.append(try round3(complaints: complaints))
                 case 3:
                     try finishRound3()
                     out += try round4(rng: &rng)
+                case 4:
+                    let complaints = try finishRound4()
+                    out.append(try round5(complaints: complaints, rng: &rng))
+                case 5:
+                    if let ready = try finishRound5() {
+                        phase = .done
+                        return .finished(ready, out)
+                    }
+                    out.append(try rounds.broadcast(round: 6, echoOf: 5) { _ in })
                 default:
-                    let ready = try finishRound4()
-                    phase = .done
-                    return .finished(ready, out)
+                    try finishRound6()
+                    throw Abort(culprits: [], reason: .internalError("blame round without a verdict"))
                 }
                 phase = .running(round: round + 1)
             }
             return out.isEmpty ? .wait : .send(out)
         } catch {
+            // Only a check of a round's (complete) broadcasts earns the notice: every party that
+            // saw the same broadcasts fails the same check, so the notice matters only to a peer
+            // that saw a different version, and the echo in it shows that peer the equivocation.
+            // Messages of earlier rounds made by this same input go out too: peers need them to
+            // reach the round where they can see the fault themselves.
+            noticeAfterAbort = out
+            if let k = finishing, k <= 5, !error.culprits.isEmpty, !error.culprits.contains(me),
+                rounds.mine[k] != nil, rounds.mine[k + 1] == nil,
+                let notice = try? rounds.broadcast(round: k + 1, echoOf: k, { _ in })
+            {
+                noticeAfterAbort.append(notice)
+            }
             phase = .aborted(error)
             nonces = nil
+            myAlphas = [:]
+            betas = [:]
             return .aborted(error)
         }
     }
@@ -184,9 +266,142 @@ public struct Presigning: Sendable {
         return Presignature(secrets: secrets)
     }
 
+    /// True for a round-2 broadcast carrying complaints, a round-4 failure marker, or an abort
+    /// notice (an echo and nothing else).
+    static func hasNoBody(_ message: Message, parties: Int) throws(Abort) -> Bool {
+        var r = WireReader(message.payload)
+        do {
+            _ = try EchoEntry.read(from: &r, count: parties)
+            if r.remaining == 0 { return true }
+            if message.round == 4 { return try r.readUInt8() == 0 }
+            return !(try Complaint.read(from: &r, maxCount: parties)).isEmpty
+        } catch {
+            throw .blame(message.from, .malformed("round \(message.round): \(error)"))
+        }
+    }
+
+    // MARK: Checks of direct messages (run by the recipient, and by everyone on a complaint)
+
+    /// Round 1: Π^enc of K_j (from `message.from`) against recipient i's setup.
+    func checkEncryption(_ message: Message, recipient i: PartyIndex) throws(Abort) {
+        let j = message.from
+        let proof = try decodePayload(message) { r throws(WireError) in try r.readBytes(maxLength: 1 << 14) }
+        var t = transcript("enc", prover: j, recipient: i)
+        let statement = EncryptionProof.Statement(key: paillier[j]!, ciphertext: bigK[j]!)
+        let setup = setups[i]!
+        try requireProof(j, "Π^enc") {
+            try EncryptionProof(decoding: proof).verify(
+                statement: statement, setup: setup, transcript: &t, owner: share.paillierSecret.factorization)
+        }
+    }
+
+    /// The two MtA answers of a round-2 direct message: (D, Y, proof) for MtA, then MtAwc.
+    static func decodeMtA(_ r: inout WireReader) throws(WireError) -> [(BigNum, BigNum, [UInt8])] {
+        let bits = 2 * PaillierPublicKey.maximumModulusBits
+        return try (0..<2).map { _ throws(WireError) in
+            (try r.readInteger(maxBits: bits), try r.readInteger(maxBits: bits), try r.readBytes(maxLength: 1 << 14))
+        }
+    }
+
+    /// Round 2: Bob j's MtA and MtAwc answers to Alice i, Π^aff-g against X = Γ_j and X = W_j
+    /// (Phase 2). Returns (D_ij, Y) for both.
+    func checkMtA(
+        _ message: Message, recipient i: PartyIndex
+    ) throws(Abort) -> [(d: PaillierCiphertext, y: PaillierCiphertext)] {
+        let j = message.from
+        let responses = try decodePayload(message) { r throws(WireError) in try Self.decodeMtA(&r) }
+        var result: [(d: PaillierCiphertext, y: PaillierCiphertext)] = []
+        for (index, (dValue, yValue, proofBytes)) in responses.enumerated() {
+            let name = index == 0 ? "MtA" : "MtAwc"
+            guard let d = try? paillier[i]!.validate(ciphertext: dValue),
+                let y = try? paillier[j]!.validate(ciphertext: yValue)
+            else { throw .blame(j, .outOfRange("\(name) ciphertext")) }
+            let statement = AffineGroupProof.Statement(
+                verifierKey: paillier[i]!, proverKey: paillier[j]!, c: bigK[i]!, d: d, y: y,
+                x: index == 0 ? bigGamma[j]! : publicW[j]!)
+            var t = transcript(index == 0 ? "mta" : "mtawc", prover: j, recipient: i)
+            let setup = setups[i]!
+            try requireProof(j, "Π^aff-g(\(name))") {
+                try AffineGroupProof(decoding: proofBytes).verify(
+                    statement: statement, setup: setup, transcript: &t, owner: share.paillierSecret.factorization)
+            }
+            result.append((d, y))
+        }
+        return result
+    }
+
+    /// Round 4: Π^log* that R̄_j = k_j·R for the k_j inside K_j, against recipient i's setup.
+    func checkLogStar(_ message: Message, recipient i: PartyIndex) throws(Abort) {
+        let j = message.from
+        let proofBytes = try decodePayload(message) { r throws(WireError) in try r.readBytes(maxLength: 1 << 14) }
+        let statement = LogStarProof.Statement(key: paillier[j]!, ciphertext: bigK[j]!, point: rBar[j]!, base: nonce)
+        var t = transcript("log*", prover: j, recipient: i)
+        let setup = setups[i]!
+        try requireProof(j, "Π^log*(R̄_j)") {
+            try LogStarProof(decoding: proofBytes).verify(
+                statement: statement, setup: setup, transcript: &t, owner: share.paillierSecret.factorization)
+        }
+    }
+
+    /// Reads the complaints of every signer's broadcast of `round` (ours included) after checking
+    /// the echo of `round − 1`; returns the readers positioned after the complaints, then judges
+    /// the first complaint in party order (GG20 §4.2: a complaint is checked by everyone).
+    mutating func readComplaints(round: UInt8, about directRound: UInt8) throws(Abort) -> [PartyIndex: WireReader] {
+        let inbox = rounds.inbox(round)
+        let view = rounds.echoView(round - 1)
+        var readers: [PartyIndex: WireReader] = [:]
+        var complaints: [(PartyIndex, [Complaint])] = []
+        for j in params.signers {
+            var reader: WireReader
+            if j == me {
+                reader = WireReader(rounds.mine[round]!.payload)
+                do { _ = try EchoEntry.read(from: &reader, count: params.signers.count) } catch {
+                    throw Abort(culprits: [], reason: .internalError("own echo"))
+                }
+            } else {
+                reader = try rounds.checkEcho(inbox.broadcasts[j]!, of: round - 1, view: view)
+            }
+            let list: [Complaint]
+            do { list = try Complaint.read(from: &reader, maxCount: params.signers.count) } catch {
+                throw .blame(j, .malformed("complaints: \(error)"))
+            }
+            complaints.append((j, list))
+            readers[j] = reader
+        }
+        for (complainer, list) in complaints {
+            for complaint in list { try judge(complaint, by: complainer, round: directRound) }
+        }
+        return readers
+    }
+
+    /// Judges one complaint: always throws (the accused or the complainer is blamed).
+    func judge(_ complaint: Complaint, by complainer: PartyIndex, round: UInt8) throws(Abort) -> Never {
+        let accused = complaint.accused
+        guard accused != complainer, params.signers.contains(accused), let key = rounds.identities[accused] else {
+            throw .blame(complainer, .falseAccusation)
+        }
+        let message = complaint.message(
+            kind: .presign, sessionID: params.sessionID, round: round, complainer: complainer)
+        // Not signed by the accused: a forged complaint, its author is blamed.
+        guard message.hasValidSignature(by: key) else { throw .blame(complainer, .falseAccusation) }
+        // The values the check needs must exist (a complaint about a message that was never due
+        // is the complainer's fault: e.g. a round-4 proof after a round-3 failure).
+        switch round {
+        case 2: guard bigGamma[accused] != nil else { throw .blame(complainer, .falseAccusation) }
+        case 4: guard rBar[accused] != nil, !nonce.isInfinity else { throw .blame(complainer, .falseAccusation) }
+        default: break
+        }
+        switch round {
+        case 1: try checkEncryption(message, recipient: complainer)
+        case 2: _ = try checkMtA(message, recipient: complainer)
+        default: try checkLogStar(message, recipient: complainer)
+        }
+        throw .blame(complainer, .falseAccusation)
+    }
+
     // MARK: Rounds
 
-    mutating func finishRound1() throws(Abort) {
+    mutating func finishRound1() throws(Abort) -> [Complaint] {
         let inbox = rounds.inbox(1)
         let bits = 2 * PaillierPublicKey.maximumModulusBits
         for j in peers {
@@ -194,19 +409,20 @@ public struct Presigning: Sendable {
                 try r.readInteger(maxBits: bits)
             }
             guard let c = try? paillier[j]!.validate(ciphertext: value) else { throw .blame(j, .outOfRange("K_j")) }
-            var t = transcript("enc", prover: j, recipient: me)
-            let statement = EncryptionProof.Statement(key: paillier[j]!, ciphertext: c)
-            let setup = setups[me]!
-            let proof = try decodePayload(inbox.direct[j]!) { r throws(WireError) in try r.readBytes(maxLength: 1 << 14)
-            }
-            try requireProof(j, "Π^enc") {
-                try EncryptionProof(decoding: proof).verify(statement: statement, setup: setup, transcript: &t)
-            }
             bigK[j] = c
         }
+        var complaints: [Complaint] = []
+        for j in peers {
+            let message = inbox.direct[j]!
+            do { try checkEncryption(message, recipient: me) } catch { complaints.append(Complaint(message)) }
+        }
+        return complaints
     }
 
-    mutating func round2<R: RandomSource>(rng: inout R) throws(Abort) -> [Message] {
+    mutating func round2<R: RandomSource>(complaints: [Complaint], rng: inout R) throws(Abort) -> [Message] {
+        if !complaints.isEmpty {
+            return [try rounds.broadcast(round: 2, echoOf: 1) { Complaint.write(complaints, to: &$0) }]
+        }
         let n = nonces!
         let gammaPoint = Point.generatorMul(n.gamma)
         bigGamma[me] = gammaPoint
@@ -216,6 +432,7 @@ public struct Presigning: Sendable {
         }
         var out = [
             try rounds.broadcast(round: 2, echoOf: 1) { w in
+                Complaint.write([], to: &w)
                 w.writePoint(gammaPoint)
                 w.writeBytes(sch.encode())
             }
@@ -230,16 +447,17 @@ public struct Presigning: Sendable {
             let mta = try local("MtA") {
                 try MtAResponse.respond(
                     aliceKey: aliceKey, aliceCiphertext: aliceC, aliceSetup: aliceSetup, bobKey: myKey,
-                    bobSecret: n.gamma, transcript: &t1, rng: &rng)
+                    bobSecret: n.gamma, transcript: &t1, rng: &rng, bobPaillierSecret: share.paillierSecret)
             }
             let mtawc = try local("MtAwc") {
                 try MtAResponse.respond(
                     aliceKey: aliceKey, aliceCiphertext: aliceC, aliceSetup: aliceSetup, bobKey: myKey, bobSecret: w,
-                    transcript: &t2, rng: &rng)
+                    transcript: &t2, rng: &rng, bobPaillierSecret: share.paillierSecret)
             }
             betas[j] = (mta.beta, mtawc.beta)
+            myWcY[j] = mtawc.y
             out.append(
-                rounds.direct(round: 2, to: j) { w in
+                try rounds.direct(round: 2, to: j) { w in
                     for response in [mta, mtawc] {
                         w.writeInteger(response.d.value)
                         w.writeInteger(response.y.value)
@@ -250,16 +468,10 @@ public struct Presigning: Sendable {
         return out
     }
 
-    mutating func finishRound2() throws(Abort) {
-        let inbox = rounds.inbox(2)
-        let view = rounds.echoView(1)
-        var n = nonces!
-        var delta = n.k * n.gamma
-        var sigma = n.k * (lambda * share.secretShare)
-        let bits = 2 * PaillierPublicKey.maximumModulusBits
+    mutating func finishRound2() throws(Abort) -> [Complaint] {
+        let readers = try readComplaints(round: 2, about: 1)
         for j in peers {
-            let reader = try rounds.checkEcho(inbox.broadcasts[j]!, of: 1, view: view)
-            let (gammaJ, schBytes) = try decodeRest(reader, from: j) { r throws(WireError) in
+            let (gammaJ, schBytes) = try decodeRest(readers[j]!, from: j) { r throws(WireError) in
                 (try r.readPoint(), try r.readBytes(maxLength: 128))
             }
             var t = transcript("sch", prover: j)
@@ -267,72 +479,68 @@ public struct Presigning: Sendable {
                 try SchnorrProof(decoding: schBytes).verify(publicPoint: gammaJ, transcript: &t)
             }
             bigGamma[j] = gammaJ
-            let responses = try decodePayload(inbox.direct[j]!) { r throws(WireError) in
-                try (0..<2).map { _ throws(WireError) in
-                    (
-                        try r.readInteger(maxBits: bits), try r.readInteger(maxBits: bits),
-                        try r.readBytes(maxLength: 1 << 14)
-                    )
-                }
+        }
+        let inbox = rounds.inbox(2)
+        var n = nonces!
+        var delta = n.k * n.gamma
+        var sigma = n.k * (lambda * share.secretShare)
+        var complaints: [Complaint] = []
+        for j in peers {
+            let message = inbox.direct[j]!
+            let answers: [(d: PaillierCiphertext, y: PaillierCiphertext)]
+            do { answers = try checkMtA(message, recipient: me) } catch {
+                complaints.append(Complaint(message))
+                continue
             }
-            // Phase 2 checks: Π^aff-g for D_ij, Y_ij against X = Γ_j (MtA) and X = W_j (MtAwc).
-            var shares: [Scalar] = []
-            for (index, (dValue, yValue, proofBytes)) in responses.enumerated() {
-                let name = index == 0 ? "MtA" : "MtAwc"
-                guard let d = try? paillier[me]!.validate(ciphertext: dValue),
-                    let y = try? paillier[j]!.validate(ciphertext: yValue)
-                else { throw .blame(j, .outOfRange("\(name) ciphertext")) }
-                let statement = AffineGroupProof.Statement(
-                    verifierKey: paillier[me]!, proverKey: paillier[j]!, c: bigK[me]!, d: d, y: y,
-                    x: index == 0 ? gammaJ : publicW[j]!)
-                var t = transcript(index == 0 ? "mta" : "mtawc", prover: j, recipient: me)
-                let setup = setups[me]!
-                try requireProof(j, "Π^aff-g(\(name))") {
-                    try AffineGroupProof(decoding: proofBytes).verify(
-                        statement: statement, setup: setup, transcript: &t)
-                }
-                // α_ij = Dec_i(D_ij) (signed, no wrap-around by the proof's ranges), mod q.
-                let alpha = try local("decrypt α") {
-                    try Scalar(reducing: share.paillierSecret.decryptSigned(d))
-                }
-                shares.append(alpha)
+            // α_ij = Dec_i(D_ij) (signed, no wrap-around by the proof's ranges), mod q.
+            let alpha = try local("decrypt α") {
+                try Scalar(reducing: share.paillierSecret.decryptSigned(answers[0].d))
             }
+            let alphaHat = try local("decrypt α̂") {
+                try Scalar(reducing: share.paillierSecret.decryptSigned(answers[1].d))
+            }
+            myAlphas[j] = alpha
             // Phase 3: δ_i = k_iγ_i + Σ(α_ij + β_ij), σ_i = k_iw_i + Σ(α̂_ij + β̂_ij).
-            delta += shares[0] + betas[j]!.gamma
-            sigma += shares[1] + betas[j]!.w
+            delta += alpha + betas[j]!.gamma
+            sigma += alphaHat + betas[j]!.w
         }
         betas = [:]
         n.delta = delta
         n.sigma = sigma
         nonces = n
+        return complaints
     }
 
-    mutating func round3() throws(Abort) -> Message {
+    mutating func round3(complaints: [Complaint]) throws(Abort) -> Message {
         let delta = nonces!.delta
-        return try rounds.broadcast(round: 3, echoOf: 2) { $0.writeFixedBytes(delta.bytes) }
+        return try rounds.broadcast(round: 3, echoOf: 2) { w in
+            Complaint.write(complaints, to: &w)
+            if complaints.isEmpty { w.writeFixedBytes(delta.bytes) }
+        }
     }
 
     mutating func finishRound3() throws(Abort) {
-        let inbox = rounds.inbox(3)
-        let view = rounds.echoView(2)
+        let readers = try readComplaints(round: 3, about: 2)
         var delta = nonces!.delta
+        deltas[me] = delta
         for j in peers {
-            let reader = try rounds.checkEcho(inbox.broadcasts[j]!, of: 2, view: view)
-            delta += try decodeRest(reader, from: j) { r throws(WireError) in try r.readScalar() }
+            let dj = try decodeRest(readers[j]!, from: j) { r throws(WireError) in try r.readScalar() }
+            deltas[j] = dj
+            delta += dj
         }
-        // Phase 4: R = δ⁻¹·Γ with Γ = Σ Γ_j.
+        // Phase 4: R = δ⁻¹·Γ with Γ = Σ Γ_j. A δ that is not invertible (a rushing party can
+        // make Σδ_j = 0) or R = ∞ is a Phase-5 failure: type-5 blame after round 4.
         guard let inverse = try? delta.inverse() else {
-            throw Abort(culprits: [], reason: .unidentifiedNonceInconsistency)
+            failure = .delta
+            return
         }
         let gamma = Point.sum(params.signers.map { bigGamma[$0]! })
         nonce = gamma.multipliedVartime(by: inverse)
-        guard !nonce.isInfinity else { throw Abort(culprits: [], reason: .unidentifiedNonceInconsistency) }
+        if nonce.isInfinity { failure = .delta }
     }
 
-    var rBar: [PartyIndex: Point] = [:]
-    var bigS: [PartyIndex: Point] = [:]
-
     mutating func round4<R: RandomSource>(rng: inout R) throws(Abort) -> [Message] {
+        if failure == .delta { return [try rounds.broadcast(round: 4, echoOf: 3) { $0.writeUInt8(0) }] }
         let n = nonces!
         let r = nonce
         let rBarMine = n.k * r
@@ -341,6 +549,7 @@ public struct Presigning: Sendable {
         bigS[me] = sMine
         var out = [
             try rounds.broadcast(round: 4, echoOf: 3) { w in
+                w.writeUInt8(1)
                 w.writePoint(rBarMine)
                 w.writePoint(sMine)
             }
@@ -353,50 +562,103 @@ public struct Presigning: Sendable {
             let proof = try local("Π^log*") {
                 try LogStarProof.prove(
                     statement: statement, secret: BigNum(n.k), randomness: n.rho, setup: setup, transcript: &t,
-                    rng: &rng)
+                    rng: &rng, proverSecret: share.paillierSecret)
             }
-            out.append(rounds.direct(round: 4, to: j) { $0.writeBytes(proof.encode()) })
+            out.append(try rounds.direct(round: 4, to: j) { $0.writeBytes(proof.encode()) })
         }
         return out
     }
 
-    mutating func finishRound4() throws(Abort) -> PresignReady {
+    mutating func finishRound4() throws(Abort) -> [Complaint] {
         let inbox = rounds.inbox(4)
         let view = rounds.echoView(3)
         for j in peers {
             let reader = try rounds.checkEcho(inbox.broadcasts[j]!, of: 3, view: view)
-            let (rj, sj) = try decodeRest(reader, from: j) { r throws(WireError) in
-                (try r.readPoint(), try r.readPoint())
+            // After the echo of round 3 every party has the same δ_j, so the same marker.
+            let points = try decodeRest(reader, from: j) { r throws(WireError) -> (Point, Point)? in
+                try r.readUInt8() == 0 ? nil : (try r.readPoint(), try r.readPoint())
             }
-            let statement = LogStarProof.Statement(key: paillier[j]!, ciphertext: bigK[j]!, point: rj, base: nonce)
-            var t = transcript("log*", prover: j, recipient: me)
-            let setup = setups[me]!
-            let proofBytes = try decodePayload(inbox.direct[j]!) { r throws(WireError) in
-                try r.readBytes(maxLength: 1 << 14)
+            guard (points == nil) == (failure == .delta) else { throw .blame(j, .malformed("round-4 failure marker")) }
+            if let (rj, sj) = points {
+                rBar[j] = rj
+                bigS[j] = sj
             }
-            try requireProof(j, "Π^log*(R̄_j)") {
-                try LogStarProof(decoding: proofBytes).verify(statement: statement, setup: setup, transcript: &t)
+        }
+        guard failure == .none else { return [] }
+        var complaints: [Complaint] = []
+        for j in peers {
+            let message = inbox.direct[j]!
+            do { try checkLogStar(message, recipient: me) } catch { complaints.append(Complaint(message)) }
+        }
+        guard complaints.isEmpty else { return complaints }
+        // GG20 Phase 5 check: Σ R̄_i = G (a failure means some δ_j was wrong: type-5 blame).
+        if Point.sum(params.signers.map { rBar[$0]! }) != .generator {
+            failure = .delta
+        } else if Point.sum(params.signers.map { bigS[$0]! }) != share.publicKey {
+            // GG20 Phase 6 check: Σ S_i = y (a failure means some σ_j was wrong: type-7 blame).
+            failure = .sigma
+        }
+        return []
+    }
+
+    mutating func round5<R: RandomSource>(complaints: [Complaint], rng: inout R) throws(Abort) -> Message {
+        var blame = WireWriter()
+        if complaints.isEmpty {
+            blame.writeUInt8(failure.rawValue)
+            switch failure {
+            case .none: break
+            case .delta: try writeType5Reveal(to: &blame)
+            case .sigma: try writeType7Material(to: &blame, rng: &rng)
             }
-            rBar[j] = rj
-            bigS[j] = sj
         }
-        // GG20 Phase 5 check: Σ R̄_i = G. (A failure means some δ_j was wrong: type-5 blame.)
-        guard Point.sum(params.signers.map { rBar[$0]! }) == .generator else {
-            throw Abort(culprits: [], reason: .unidentifiedNonceInconsistency)
+        let tail = blame.bytes
+        return try rounds.broadcast(round: 5, echoOf: 4) { w in
+            Complaint.write(complaints, to: &w)
+            w.writeFixedBytes(tail)
         }
-        // GG20 Phase 6 check: Σ S_i = y. (A failure means some σ_j was wrong: type-7 blame.)
-        guard Point.sum(params.signers.map { bigS[$0]! }) == share.publicKey else {
-            throw Abort(culprits: [], reason: .unidentifiedSigmaInconsistency)
+    }
+
+    /// After round 5: the presignature, or nil when a blame round follows.
+    mutating func finishRound5() throws(Abort) -> PresignReady? {
+        let readers = try readComplaints(round: 5, about: 4)
+        for j in peers {
+            var reader = readers[j]!
+            let tag: UInt8
+            do { tag = try reader.readUInt8() } catch { throw .blame(j, .malformed("verdict tag")) }
+            // Round 4 was echo-checked: every party saw the same R̄_j, S_j, δ_j, so the same tag.
+            guard tag == failure.rawValue else { throw .blame(j, .malformed("verdict tag")) }
+            if failure == .none {
+                _ = try decodeRest(reader, from: j) { _ throws(WireError) in () }
+            } else {
+                blameReaders[j] = reader
+            }
         }
+        guard failure == .none else { return nil }
         let n = nonces!
         nonces = nil
+        myAlphas = [:]
         let secrets = PresignatureSecrets(
             keyID: share.keyID, sessionID: params.sessionID, signers: params.signers, me: me, nonce: nonce,
             k: n.k, sigma: n.sigma, rBar: rBar, bigS: bigS, publicKey: share.publicKey,
-            identities: rounds.identities, echo: rounds.echoView(4))
+            identities: rounds.identities, echo: rounds.echoView(Self.lastRound))
         guard output.fill(secrets) else {
             throw Abort(culprits: [], reason: .invalidArguments("presigning state reused"))
         }
         return PresignReady(nonce: nonce, signers: params.signers)
+    }
+
+    /// After the echo of round 5: the blame verdict (always throws).
+    mutating func finishRound6() throws(Abort) {
+        let inbox = rounds.inbox(6)
+        let view = rounds.echoView(5)
+        for j in peers {
+            let reader = try rounds.checkEcho(inbox.broadcasts[j]!, of: 5, view: view)
+            _ = try decodeRest(reader, from: j) { _ throws(WireError) in () }
+        }
+        switch failure {
+        case .delta: try type5Verdict()
+        case .sigma: try type7Verdict()
+        case .none: break
+        }
     }
 }

@@ -17,6 +17,9 @@ struct Rounds: Sendable {
     let directRounds: Set<UInt8>
     var inboxes: [UInt8: RoundInbox] = [:]
     var mine: [UInt8: Message] = [:]
+    /// Per round, the peers whose broadcast of that round carries complaints (or a failure
+    /// marker) instead of a body: they send no direct message in it, and nobody waits for one.
+    var excused: [UInt8: Set<PartyIndex>] = [:]
     var droppedCount = 0
 
     var peers: [PartyIndex] { parties.filter { $0 != me } }
@@ -40,8 +43,12 @@ struct Rounds: Sendable {
     }
 
     func isComplete(_ round: UInt8) -> Bool {
-        inboxes[round, default: RoundInbox()].isComplete(
-            peers: peers, broadcast: true, direct: directRounds.contains(round))
+        let inbox = inboxes[round, default: RoundInbox()]
+        let needsDirect = directRounds.contains(round)
+        let excusedPeers = excused[round, default: []]
+        return peers.allSatisfy { j in
+            inbox.broadcasts[j] != nil && (!needsDirect || inbox.direct[j] != nil || excusedPeers.contains(j))
+        }
     }
 
     func inbox(_ round: UInt8) -> RoundInbox { inboxes[round, default: RoundInbox()] }
@@ -62,10 +69,16 @@ struct Rounds: Sendable {
         return message
     }
 
-    func direct(round: UInt8, to j: PartyIndex, _ body: (inout WireWriter) -> Void) -> Message {
+    /// A signed direct message of `round` to `j` (signed so that `j` can show it to everyone in
+    /// a complaint).
+    func direct(round: UInt8, to j: PartyIndex, _ body: (inout WireWriter) -> Void) throws(Abort) -> Message {
         var w = WireWriter()
         body(&w)
-        return Message(kind: kind, sessionID: sessionID, round: round, from: me, to: .party(j), payload: w.bytes)
+        let payload = w.bytes
+        return try local("sign direct") {
+            try Message(kind: kind, sessionID: sessionID, round: round, from: me, to: .party(j), payload: payload)
+                .signed(with: identity)
+        }
     }
 
     func echoView(_ round: UInt8) -> [EchoEntry] {
@@ -80,8 +93,10 @@ struct Rounds: Sendable {
         do { entries = try EchoEntry.read(from: &r, count: parties.count) } catch {
             throw .blame(message.from, .malformed("echo: \(error)"))
         }
-        let mine = Dictionary(uniqueKeysWithValues: view.map { ($0.party, $0.digest) })
-        try EchoEntry.verify(entries, echoer: message.from, mine: mine, parties: parties, identities: identities)
+        let mine = Dictionary(uniqueKeysWithValues: view.map { ($0.party, $0.payloadHash) })
+        try EchoEntry.verify(
+            entries, echoer: message.from, mine: mine, parties: parties, identities: identities, kind: kind,
+            sessionID: sessionID, round: round)
         return r
     }
 }
@@ -119,6 +134,52 @@ final class OnceSlot<Value: Sendable>: Sendable {
             guard case .ready(let v) = s else { return nil }
             s = .taken
             return v
+        }
+    }
+}
+
+// MARK: Complaints about direct messages
+
+/// A complaint: the signed direct message `accused` sent to the complainer in `round`, shown to
+/// everyone. The header is implied (this protocol, this session, that round, accused → the
+/// complainer), so only the payload and the signature travel; a third party rebuilds the message,
+/// checks the accused's signature and re-runs the recipient's check on public values.
+struct Complaint: Sendable, Equatable {
+    var accused: PartyIndex
+    var payload: [UInt8]
+    var signature: [UInt8]
+
+    init(accused: PartyIndex, payload: [UInt8], signature: [UInt8]) {
+        self.accused = accused
+        self.payload = payload
+        self.signature = signature
+    }
+
+    init(_ message: Message) {
+        self.init(accused: message.from, payload: message.payload, signature: message.signature)
+    }
+
+    /// The direct message the complaint shows, with its header rebuilt.
+    func message(kind: ProtocolKind, sessionID: [UInt8], round: UInt8, complainer: PartyIndex) -> Message {
+        Message(
+            kind: kind, sessionID: sessionID, round: round, from: accused, to: .party(complainer), payload: payload,
+            signature: signature)
+    }
+
+    /// count ‖ (u32 accused ‖ bytes payload ‖ bytes signature)*.
+    static func write(_ complaints: [Complaint], to w: inout WireWriter) {
+        w.writeArray(complaints) { w, c in
+            w.writeUInt32(c.accused)
+            w.writeBytes(c.payload)
+            w.writeBytes(c.signature)
+        }
+    }
+
+    static func read(from r: inout WireReader, maxCount: Int) throws(WireError) -> [Complaint] {
+        try r.readArray(maxCount: maxCount, minimumElementSize: 12) { r throws(WireError) in
+            Complaint(
+                accused: try r.readUInt32(), payload: try r.readBytes(maxLength: Message.maximumPayloadBytes),
+                signature: try r.readBytes(maxLength: 64))
         }
     }
 }

@@ -121,9 +121,12 @@ public struct OnlineSigning: Sendable {
             do { entries = try EchoEntry.read(from: &r, count: signers.count) } catch {
                 throw .blame(sender, .malformed("echo: \(error)"))
             }
+            // The echo of presigning's last round (5), same session id.
             try EchoEntry.verify(
-                entries, echoer: sender, mine: Dictionary(uniqueKeysWithValues: echoView.map { ($0.party, $0.digest) }),
-                parties: signers, identities: header.identities)
+                entries, echoer: sender,
+                mine: Dictionary(uniqueKeysWithValues: echoView.map { ($0.party, $0.payloadHash) }),
+                parties: signers, identities: header.identities, kind: .presign, sessionID: header.sessionID,
+                round: Presigning.lastRound)
             let sj = try decodeRest(r, from: sender) { r throws(WireError) in try r.readScalar() }
             if let previous = shares[sender] {
                 if previous == sj {

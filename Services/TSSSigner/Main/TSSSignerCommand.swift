@@ -7,6 +7,8 @@ struct TSSSignerCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "tss-signer",
         abstract: "The tss-signer service of a validator node.",
-        subcommands: [LocalStartCommand<TSSSignerService>.self, ProbeCommand<TSSSignerService>.self],
+        subcommands: [
+            LocalStartCommand<TSSSignerService>.self, ProbeCommand<TSSSignerService>.self, SimulateCommand.self,
+        ],
         defaultSubcommand: LocalStartCommand<TSSSignerService>.self)
 }

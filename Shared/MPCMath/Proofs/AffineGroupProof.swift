@@ -115,7 +115,7 @@ public struct AffineGroupProof: Sendable, Equatable {
     /// (cheap); the ciphertexts are not recomputed (a wrong opening fails verification).
     public static func prove<R: RandomSource>(
         statement: Statement, witness: Witness, setup: RingPedersenParameters, transcript: inout Transcript,
-        rng: inout R
+        rng: inout R, proverSecret: PaillierSecretKey? = nil
     ) throws -> AffineGroupProof {
         let n0 = statement.verifierKey
         let n1 = statement.proverKey
@@ -150,7 +150,7 @@ public struct AffineGroupProof: Sendable, Equatable {
         let commitment = Commitment(
             a: a.value,
             bx: Point.generatorMul(try Scalar(reducing: alpha)),
-            by: try n1.encrypt(signed: beta, randomness: ry).value,
+            by: try n1.encrypt(signed: beta, randomness: ry, owner: proverSecret).value,
             e: try setup.commit(alpha, gamma).declassified(),
             s: try setup.commit(witness.x, m).declassified(),
             f: try setup.commit(beta, delta).declassified(),
@@ -194,8 +194,10 @@ public struct AffineGroupProof: Sendable, Equatable {
 
     // MARK: Verifier
 
+    /// `owner`: the verifier's own factorisation, of N₀ (its Paillier key) and/or of its setup's
+    /// Ñ; each equation modulo a modulus it factors is checked prime by prime (same check, faster).
     public func verify(
-        statement: Statement, setup: RingPedersenParameters, transcript: inout Transcript
+        statement: Statement, setup: RingPedersenParameters, transcript: inout Transcript, owner: Factorization? = nil
     ) throws(ProofError) {
         let n0 = statement.verifierKey
         let n1 = statement.proverKey
@@ -223,8 +225,17 @@ public struct AffineGroupProof: Sendable, Equatable {
         try withProofErrors {
             let e = try Self.challenge(statement: statement, setup: setup, commitment: cm, transcript: &transcript)
             // Fig. 15, check 1: C^z₁ (1 + N₀)^z₂ w^N₀ = A·D^e mod N₀².
-            let lhs0 = try n0.mulModNSquared(n0.publicPower(c, z1), n0.publicEncryption(signed: z2, randomness: w))
-            guard try lhs0 == n0.mulModNSquared(a, n0.publicPower(d, e)) else {
+            let check1: Bool
+            if let owner, owner.n == n0.n {
+                // (1 + N₀)^z₂ ≡ 1 + z₂·N₀ (mod N₀²), for either sign of z₂.
+                let plain = try (BigNum.one + z2 * n0.n).mod(n0.nSquared)
+                check1 = try owner.equalModNSquared([(c, z1), (plain, .one), (w, n0.n)], [(a, .one), (d, e)])
+            } else {
+                let lhs0 = try n0.mulModNSquared(
+                    n0.publicPower(c, z1), n0.publicEncryption(signed: z2, randomness: w))
+                check1 = try lhs0 == n0.mulModNSquared(a, n0.publicPower(d, e))
+            }
+            guard check1 else {
                 throw ProofError.equationFailed("Fig. 15: C^z1·(1+N0)^z2·w^N0 = A·D^e")
             }
             // Fig. 15, check 2: g^z₁ = B_x·X^e.
@@ -239,11 +250,11 @@ public struct AffineGroupProof: Sendable, Equatable {
                 throw ProofError.equationFailed("Fig. 15: (1+N1)^z2·wy^N1 = By·Y^e")
             }
             // Fig. 15, check 4: s^z₁ t^z₃ = E·S^e mod Ñ.
-            guard try setup.commit(z1, z3) == setup.mul(cm.e, setup.power(cm.s, e)) else {
+            guard try setup.holds(z1, z3, equals: cm.e, times: cm.s, toThe: e, owner: owner) else {
                 throw ProofError.equationFailed("Fig. 15: s^z1·t^z3 = E·S^e")
             }
             // Fig. 15, check 5: s^z₂ t^z₄ = F·T^e mod Ñ.
-            guard try setup.commit(z2, z4) == setup.mul(cm.f, setup.power(cm.t, e)) else {
+            guard try setup.holds(z2, z4, equals: cm.f, times: cm.t, toThe: e, owner: owner) else {
                 throw ProofError.equationFailed("Fig. 15: s^z2·t^z4 = F·T^e")
             }
         }
@@ -308,19 +319,21 @@ public struct MtAResponse: Sendable {
 
     public static func respond<R: RandomSource>(
         aliceKey: PaillierPublicKey, aliceCiphertext c: PaillierCiphertext, aliceSetup: RingPedersenParameters,
-        bobKey: PaillierPublicKey, bobSecret x: Scalar, transcript: inout Transcript, rng: inout R
+        bobKey: PaillierPublicKey, bobSecret x: Scalar, transcript: inout Transcript, rng: inout R,
+        bobPaillierSecret: PaillierSecretKey? = nil
     ) throws -> MtAResponse {
         let xInteger = BigNum(x)
         // β' ← ±2^ℓ' (CGGMP21 Fig. 7, round 2: β ← J = ±2^ℓ').
         let betaPrime = try BigNum.random(inSymmetricRange: ProofParameters.twoToEllPrime, using: &rng)
         let (mask, rho) = try aliceKey.encrypt(signed: betaPrime, using: &rng)
         let d = try aliceKey.add(aliceKey.multiply(c, by: xInteger), mask)
-        let (y, rhoY) = try bobKey.encrypt(signed: betaPrime, using: &rng)
+        let rhoY = try bobKey.randomUnit(using: &rng)
+        let y = try bobKey.encrypt(signed: betaPrime, randomness: rhoY, owner: bobPaillierSecret)
         let statement = AffineGroupProof.Statement(
             verifierKey: aliceKey, proverKey: bobKey, c: c, d: d, y: y, x: Point.generatorMul(x))
         let proof = try AffineGroupProof.prove(
             statement: statement, witness: .init(x: xInteger, y: betaPrime, rho: rho, rhoY: rhoY), setup: aliceSetup,
-            transcript: &transcript, rng: &rng)
+            transcript: &transcript, rng: &rng, proverSecret: bobPaillierSecret)
         let betaPrimeModQ = try Scalar(reducing: betaPrime)
         return MtAResponse(d: d, y: y, proof: proof, beta: -betaPrimeModQ, betaPrime: betaPrime)
     }

@@ -70,7 +70,7 @@ public struct LogStarProof: Sendable, Equatable {
     /// the encryption is not recomputed.
     public static func prove<R: RandomSource>(
         statement: Statement, secret x: BigNum, randomness rho: BigNum, setup: RingPedersenParameters,
-        transcript: inout Transcript, rng: inout R
+        transcript: inout Transcript, rng: inout R, proverSecret: PaillierSecretKey? = nil
     ) throws -> LogStarProof {
         let key = statement.key
         guard !statement.base.isInfinity, !statement.point.isInfinity else {
@@ -95,7 +95,7 @@ public struct LogStarProof: Sendable, Equatable {
         // Fig. 25, step 1: S = s^x t^μ, A = (1 + N₀)^α r^N₀, Y = g^α, D = s^α t^γ.
         let commitment = Commitment(
             s: try setup.commit(x, mu).declassified(),
-            a: try key.encrypt(signed: alpha, randomness: r).value,
+            a: try key.encrypt(signed: alpha, randomness: r, owner: proverSecret).value,
             y: try Scalar(reducing: alpha) * statement.base,
             d: try setup.commit(alpha, gamma).declassified())
         // Fig. 25, step 2: e ← ±q.
@@ -127,8 +127,9 @@ public struct LogStarProof: Sendable, Equatable {
 
     // MARK: Verifier
 
+    /// `owner`: the verifier's factorisation of its setup's Ñ, if it has it (faster, same check).
     public func verify(
-        statement: Statement, setup: RingPedersenParameters, transcript: inout Transcript
+        statement: Statement, setup: RingPedersenParameters, transcript: inout Transcript, owner: Factorization? = nil
     ) throws(ProofError) {
         let key = statement.key
         guard !statement.base.isInfinity, !statement.point.isInfinity else {
@@ -160,7 +161,7 @@ public struct LogStarProof: Sendable, Equatable {
             let xe = statement.point.multipliedVartime(by: try Scalar(reducing: e))
             guard gz == commitment.y + xe else { throw ProofError.equationFailed("Fig. 25: g^z1 = Y·X^e") }
             // Fig. 25, check 3: s^z₁ t^z₃ = D·S^e mod Ñ.
-            guard try setup.commit(z1, z3) == setup.mul(commitment.d, setup.power(commitment.s, e)) else {
+            guard try setup.holds(z1, z3, equals: commitment.d, times: commitment.s, toThe: e, owner: owner) else {
                 throw ProofError.equationFailed("Fig. 25: s^z1·t^z3 = D·S^e")
             }
         }

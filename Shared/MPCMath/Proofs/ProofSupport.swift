@@ -135,6 +135,8 @@ enum ProofTag: UInt8 {
     case encryption = 0x05
     case affineGroup = 0x06
     case logStar = 0x07
+    case mulStar = 0x08
+    case sigmaLogStar = 0x09
 }
 
 /// The codec version (the second byte).

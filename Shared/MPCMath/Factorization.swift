@@ -1,0 +1,105 @@
+import CryptoPrimitives
+
+/// The factorisation of one's own modulus N = pq (the Paillier key, and the ring-Pedersen setup
+/// when Ñ = N as in CGGMP21's auxiliary-info round, Fig. 6). A verifier that owns the modulus a
+/// proof is checked against tests each equation modulo p and modulo q (for equations mod N) or
+/// modulo p² and q² (for equations mod N²) instead: by the CRT the equation holds modulo N (N²)
+/// if and only if it holds modulo both factors, so the check is exactly as sound, and with
+/// 1024-bit moduli and exponents reduced modulo p − 1 it is several times faster. The residues
+/// and reduced exponents depend on the secret primes, so everything here runs constant time and
+/// results are compared with `constantTimeEquals`.
+public final class Factorization: Sendable, CustomStringConvertible, CustomDebugStringConvertible,
+    CustomReflectable
+{
+    /// N (public).
+    public let n: BigNum
+    let p: MontgomeryContext
+    let q: MontgomeryContext
+    let pSquared: MontgomeryContext
+    let qSquared: MontgomeryContext
+    /// φ(p) = p − 1, φ(q), φ(p²) = p(p − 1), φ(q²) (secret).
+    let phiP: BigNum
+    let phiQ: BigNum
+    let phiP2: BigNum
+    let phiQ2: BigNum
+
+    /// p and q distinct odd primes of equal size (not re-checked: callers hold them as keys).
+    public init(p: BigNum, q: BigNum) throws {
+        let p = p.withSecrecy(true)
+        let q = q.withSecrecy(true)
+        guard p.isOdd, q.isOdd, p != q, p.bitLength == q.bitLength else {
+            throw MPCMathError.invalidKey("factorisation needs distinct odd primes of equal size")
+        }
+        n = (p * q).declassified()
+        self.p = try MontgomeryContext(modulus: p)
+        self.q = try MontgomeryContext(modulus: q)
+        pSquared = try MontgomeryContext(modulus: p * p)
+        qSquared = try MontgomeryContext(modulus: q * q)
+        phiP = p - .one
+        phiQ = q - .one
+        phiP2 = p * phiP
+        phiQ2 = q * phiQ
+    }
+
+    /// One factor of a product: base^exponent, base a unit modulo N (callers check membership in
+    /// Z*_N or Z*_{N²} before), exponent any sign.
+    public typealias Term = (base: BigNum, exponent: BigNum)
+
+    /// ∏ lhs ≡ ∏ rhs (mod N), checked modulo p and modulo q.
+    public func equalModN(_ lhs: [Term], _ rhs: [Term]) throws -> Bool {
+        try equal(lhs, rhs, p, phiP, q, phiQ)
+    }
+
+    /// ∏ lhs ≡ ∏ rhs (mod N²), checked modulo p² and modulo q².
+    public func equalModNSquared(_ lhs: [Term], _ rhs: [Term]) throws -> Bool {
+        try equal(lhs, rhs, pSquared, phiP2, qSquared, phiQ2)
+    }
+
+    func equal(
+        _ lhs: [Term], _ rhs: [Term], _ m1: MontgomeryContext, _ phi1: BigNum, _ m2: MontgomeryContext,
+        _ phi2: BigNum
+    ) throws -> Bool {
+        let (l1, l2) = try product(lhs, m1, phi1, m2, phi2)
+        let (r1, r2) = try product(rhs, m1, phi1, m2, phi2)
+        let w1 = m1.modulus.byteLength
+        let w2 = m2.modulus.byteLength
+        // Both comparisons always run: no early exit on the first factor.
+        let same1 = l1.constantTimeEquals(r1, width: w1)
+        let same2 = l2.constantTimeEquals(r2, width: w2)
+        return same1 && same2
+    }
+
+    /// (∏ bᵢ^eᵢ mod m₁, ∏ bᵢ^eᵢ mod m₂). For a unit b, b^e ≡ b^(e mod φ) and b^(−e) ≡ (b⁻¹)^e; an
+    /// exponent at least as long as φ is reduced modulo φ (the decision depends on public lengths
+    /// only), a negative one turns into the inverse's power.
+    func product(
+        _ terms: [Term], _ m1: MontgomeryContext, _ phi1: BigNum, _ m2: MontgomeryContext, _ phi2: BigNum
+    ) throws -> (BigNum, BigNum) {
+        var acc1 = BigNum.one.withSecrecy(true)
+        var acc2 = BigNum.one.withSecrecy(true)
+        for (base, exponent) in terms {
+            let b1 = try base.mod(m1.modulus)
+            let b2 = try base.mod(m2.modulus)
+            if exponent.isOne {
+                acc1 = try m1.mul(acc1, b1)
+                acc2 = try m2.mul(acc2, b2)
+                continue
+            }
+            let negative = exponent.isNegative
+            let magnitude = exponent.magnitude
+            let e1 = magnitude.bitLength >= phi1.bitLength ? try magnitude.withSecrecy(true).mod(phi1) : magnitude
+            let e2 = magnitude.bitLength >= phi2.bitLength ? try magnitude.withSecrecy(true).mod(phi2) : magnitude
+            let (x1, x2) = try MontgomeryContext.expConstantTimePair(
+                m1, negative ? try b1.modInverse(m1.modulus) : b1, e1, m2,
+                negative ? try b2.modInverse(m2.modulus) : b2,
+                e2)
+            acc1 = try m1.mul(acc1, x1)
+            acc2 = try m2.mul(acc2, x2)
+        }
+        return (acc1, acc2)
+    }
+
+    public var description: String { "<redacted>" }
+    public var debugDescription: String { "Factorization(<redacted>)" }
+    public var customMirror: Mirror { Mirror(self, children: [], displayStyle: .class) }
+}
