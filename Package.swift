@@ -137,6 +137,10 @@ let package = Package(
         .target(
             name: "TSSCore", dependencies: ["MPCMath", "CryptoPrimitives", "Secp256k1", "Wire"],
             path: "Services/TSSSigner/Core", swiftSettings: strict),
+        // tss-signer key store (issue 4): sealed key shards and the pre-params pool in data/tss.db.
+        .target(
+            name: "TSSStore", dependencies: ["TSSCore", "LevelDB", "CryptoPrimitives", "Secp256k1", "Wire"],
+            path: "Services/TSSSigner/Store", swiftSettings: strict),
         // Pure inbox-listener core (issue 6): request decoding, per-chain tracker (reorgs, confirmations).
         .target(
             name: "InboxListenerCore", dependencies: ["EVM", "Wire"], path: "Services/InboxListener/Core",
@@ -149,7 +153,7 @@ let package = Package(
         + service(
             "ConsensusManager", exe: "consensus-manager", folder: "ConsensusManager",
             extra: ["ConsensusManagerCore"])
-        + service("TSSSigner", exe: "tss-signer", folder: "TSSSigner", extra: ["TSSCore"])
+        + service("TSSSigner", exe: "tss-signer", folder: "TSSSigner", extra: ["TSSCore", "TSSStore"])
         + service(
             "InboxListener", exe: "inbox-listener", folder: "InboxListener",
             extra: ["InboxListenerCore", "EVM", "HTTPFetch"])
@@ -214,6 +218,14 @@ let package = Package(
                 swiftSettings: strict
             ),
             .testTarget(
+                name: "TSSStoreTests",
+                dependencies: [
+                    "MPCTestSupport", "TSSStore", "TSSCore", "LevelDB", "CryptoPrimitives", "Secp256k1", "MPCMath",
+                ],
+                path: "Tests/TSSStoreTests",
+                swiftSettings: strict
+            ),
+            .testTarget(
                 name: "InboxListenerCoreTests",
                 dependencies: [
                     "InboxListenerCore", "EVM", "Wire",
@@ -237,7 +249,7 @@ let package = Package(
                 name: "NodeTests",
                 dependencies: [
                     "NodeKit", "ServiceKit", "RPC", "Wire", "Secp256k1", "LevelDB", "ConsensusManager",
-                    "ConsensusManagerCore", "TSSSigner", "InboxListener",
+                    "ConsensusManagerCore", "TSSSigner", "TSSStore", "InboxListener",
                     "SandboxExecutor", "BridgeAdapter", "BatchProposer", "TestSupport",
                 ],
                 path: "Tests/NodeTests",

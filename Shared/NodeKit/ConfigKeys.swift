@@ -154,6 +154,22 @@ extension ConfigKeyDoc {
             read: { .string($0[keyPath: path].rawValue) })
     }
 
+    static func filePath(
+        _ section: String, _ key: String, _ path: WritableKeyPath<NodeConfig, String> & Sendable, doc: String
+    ) -> ConfigKeyDoc {
+        ConfigKeyDoc(
+            section: section, key: key, type: "file path, or empty", defaultValue: .string(""), doc: doc,
+            kind: .string,
+            assign: { (config: inout NodeConfig, raw: ConfigValue) throws(ConfigValueProblem) in
+                guard case .string(let s) = raw else { throw ConfigValueProblem("expected a string") }
+                guard s.utf8.count <= 4096, !s.utf8.contains(0) else {
+                    throw ConfigValueProblem("a path of at most 4096 bytes without NUL is expected")
+                }
+                config[keyPath: path] = s
+            },
+            read: { .string($0[keyPath: path]) })
+    }
+
     static func name(
         _ section: String, _ key: String, _ path: WritableKeyPath<NodeConfig, String> & Sendable,
         default value: String, doc: String
@@ -267,6 +283,16 @@ public enum ConfigKeys {
         .hostPort(
             "tss", "http_listen", \.tss.httpListen, default: "127.0.0.1:26661",
             doc: "/healthz, /readyz, /metrics, /status of the tss-signer."),
+        .filePath(
+            "tss", "keystore_passphrase_file", \.tss.keystorePassphraseFile,
+            doc:
+                "File whose contents (one trailing newline ignored) are the passphrase or key that seals data/tss.db (scrypt, AES-256-GCM). Relative paths are under the home. Empty: config/tss_keystore.key, created with 32 random bytes on first start; keep a copy off the host. A wrong file stops the tss-signer and changes nothing."
+        ),
+        .integer(
+            "tss", "preparams_pool_target", \.tss.preparamsPoolTarget, default: 2, range: 0...64, unit: "items",
+            doc:
+                "Keygen pre-params (two safe primes each) generated in the background at low priority and kept sealed in data/tss.db; keygen takes one."
+        ),
 
         // [inbox]
         .hostPort(

@@ -50,6 +50,11 @@ public struct NodeConfig: Sendable, Equatable {
         public var p2pListen: HostPort
         public var rpcListen: HostPort
         public var httpListen: HostPort
+        /// `tss.keystore_passphrase_file`: the file whose contents seal the key store; empty means
+        /// `<home>/config/tss_keystore.key` (created on first start). Relative paths are under the home.
+        public var keystorePassphraseFile: String = ""
+        /// `tss.preparams_pool_target`: pre-params kept ready for keygen.
+        public var preparamsPoolTarget: Int = 2
     }
 
     /// The two listeners every service has: local framed RPC and the HTTP endpoints.

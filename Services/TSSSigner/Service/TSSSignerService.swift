@@ -1,3 +1,4 @@
+import LevelDB
 import NodeKit
 import ServiceKit
 import Wire
@@ -10,4 +11,11 @@ import Wire
 public enum TSSSignerService: LocalServiceDefinition {
     public static let kind = ServiceKind.tssSigner
     public static let stores: [NodeHome.Store] = [.tss]
+
+    /// The sealed key store and the pre-params pool (`KeyStoreRuntime.swift`).
+    public static func extras(
+        context: ServiceContext, stores: [NodeHome.Store: LevelDBStore], link: ConsensusLink
+    ) throws -> LocalServiceExtras {
+        try TSSKeyStoreRuntime.open(context: context, db: stores[.tss]!).extras
+    }
 }
