@@ -158,6 +158,24 @@ final class ChainPoller: Service, Sendable {
                 endpoint: "", method: "eth_getBlockByNumber", reason: "no latest block")
         }
         var queue = tracker.handle(.head(number: head.number, hash: head.hash, parentHash: head.parentHash))
+        do {
+            try await perform(&queue, &tracker)
+        } catch {
+            // A failure mid-poll drops the rest of the queue. A `.forward` still in it was never
+            // sent, but the tracker counts its requests in flight and would wait for their
+            // acknowledgement forever (seen in CI: a chain outage left 155 requests queued and
+            // none sent). Tell it the forward failed, so the next head sends them again; the
+            // consensus-manager deduplicates whatever did get through.
+            if queue.contains(where: { if case .forward = $0 { true } else { false } }) {
+                _ = tracker.handle(.forwardFailed)
+            }
+            throw error
+        }
+    }
+
+    /// Performs the tracker's actions in order, feeding the answers back; the actions they lead
+    /// to join the queue.
+    private func perform(_ queue: inout [ChainTracker.Action], _ tracker: inout ChainTracker) async throws {
         while !queue.isEmpty, !Task.isCancelled {
             let action = queue.removeFirst()
             switch action {
@@ -267,7 +285,8 @@ final class ChainPoller: Service, Sendable {
                         metadata: ["not_taken": "\(outcome.notTaken)"])
                 }
                 inputs += outcome.inputs
-                if busy { return inputs }
+                // Pool full: what was not taken, and the chunks not sent, are no longer in flight.
+                if busy { return inputs + [.forwardFailed] }
             } catch {
                 let exhausted = (error as? RPCError)?.code == .resourceExhausted
                 let message = "\(error)"
