@@ -149,6 +149,10 @@ let package = Package(
         .target(
             name: "Tendermint", dependencies: ["Wire", "CryptoPrimitives"],
             path: "Services/ConsensusManager/Tendermint", swiftSettings: strict),
+        // Consensus persistence (issue 5): WAL, last-signed guard and block store in data/consensus.
+        .target(
+            name: "ConsensusStore", dependencies: ["Tendermint", "LevelDB", "Wire", "CryptoPrimitives"],
+            path: "Services/ConsensusManager/Store", swiftSettings: strict),
     ]
         + service(
             "ConsensusManager", exe: "consensus-manager", folder: "ConsensusManager",
@@ -168,6 +172,12 @@ let package = Package(
                     "Tendermint", "Wire", .product(name: "PropertyBased", package: "swift-property-based"),
                 ],
                 path: "Tests/ConsensusTests",
+                swiftSettings: strict
+            ),
+            .testTarget(
+                name: "ConsensusStoreTests",
+                dependencies: ["ConsensusStore", "Tendermint", "LevelDB", "Wire", "CryptoPrimitives"],
+                path: "Tests/ConsensusStoreTests",
                 swiftSettings: strict
             ),
             .target(
