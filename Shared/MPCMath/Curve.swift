@@ -14,7 +14,10 @@ extension BigNum {
     /// The scalar as a non-negative integer below q. Secret by default (most scalars are shares
     /// or nonces); pass `secret: false` for public ones.
     public convenience init(_ scalar: Scalar, secret: Bool = true) {
-        self.init(bytes: scalar.bytes, secret: secret)
+        // `scalar.bytes` is a fresh copy of the (usually secret) value: zero it once BIGNUM has it.
+        var bytes = scalar.bytes
+        defer { secureZero(&bytes) }
+        self.init(bytes: bytes, secret: secret)
     }
 }
 

@@ -73,7 +73,7 @@ struct TSSBench: BenchArea {
         }
         let usage = Self.utilization(cpuStarted, since: started, clock: clock)
         report(
-            Self.result("tss.presign.3of5", .s, presignTimes, note: "offline phase, 4 rounds; \(usage); " + Self.note))
+            Self.result("tss.presign.3of5", .s, presignTimes, note: "offline phase, 6 rounds; \(usage); " + Self.note))
         report(
             Self.result(
                 "tss.sign.online.3of5", .ms, onlineTimes,

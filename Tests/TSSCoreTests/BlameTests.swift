@@ -263,8 +263,9 @@ struct BlameTests {
 
     @Test func equivocationInEveryPresigningRoundIsDetectedByTheEcho() {
         // Party 1 sends party 2 a different (validly signed) broadcast than party 0: the echo of
-        // the next round shows both signatures, so both honest parties name party 1.
-        for round: UInt8 in 1...4 {
+        // the next round shows both signatures, so both honest parties name party 1. Round 5 (the
+        // verdict) included: its echo (round 6) runs before any presignature is released.
+        for round: UInt8 in 1...5 {
             let results = Self.presign(seed: "bl-equivocation-\(round)") { m, recipient in
                 guard m.from == 1, m.round == round, m.to == .broadcast, recipient == 2 else { return nil }
                 var p = m.payload

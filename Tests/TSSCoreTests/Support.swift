@@ -70,9 +70,11 @@ enum Party {
 
 func sessionID(_ label: String) -> [UInt8] { SHA256.hash(Array("session-\(label)".utf8)) }
 
-/// Runs a whole keygen of n parties 0..<n.
+/// Runs a whole keygen of n parties 0..<n (`deliverAbortMessages: false`: an aborted party's
+/// `abortMessages` are lost, the control of the tests that need them).
 func runKeygen(
-    t: Int, n: Int, seed: String, preParams: ((PartyIndex) -> KeygenPreParams)? = nil, tamper: Tamper? = nil
+    t: Int, n: Int, seed: String, preParams: ((PartyIndex) -> KeygenPreParams)? = nil, tamper: Tamper? = nil,
+    deliverAbortMessages: Bool = true
 ) -> [PartyIndex: Result<KeyShare, Abort>] {
     let parties = (0..<PartyIndex(n)).map { $0 }
     let identities = Dictionary(uniqueKeysWithValues: parties.map { ($0, Party.identity($0).publicKey) })
@@ -89,7 +91,10 @@ func runKeygen(
         rngs[i] = rng
         initial[i] = out
     }
-    return Simulator.run(parties: parties, initial: initial, tamper: tamper) { party, sender, message in
+    return Simulator.run(
+        parties: parties, initial: initial, tamper: tamper,
+        abortMessages: { deliverAbortMessages ? machines[$0]!.abortMessages : [] }
+    ) { party, sender, message in
         machines[party]!.receive(from: sender, message, rng: &rngs[party]!)
     }
 }

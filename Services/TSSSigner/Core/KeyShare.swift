@@ -117,17 +117,31 @@ public struct KeyShare: Sendable, CustomStringConvertible, CustomDebugStringConv
     }
 
     /// version ‖ public part ‖ x_i ‖ p ‖ q (secret: store sealed).
+    /// The returned array holds the secrets: the caller seals it and `secureZero`s it. No other
+    /// copy is left behind: the temporary byte arrays of x_i, p and q are zeroed, and the writer is
+    /// sized up front so that appending never reallocates (a reallocation would free a buffer
+    /// holding part of the secrets without zeroing it).
     public func encode() -> [UInt8] {
-        var w = WireWriter()
+        var head = WireWriter()
         Self.writePublic(
-            &w, threshold: threshold, parties: parties, me: me, shareIDs: shareIDs, publicKey: publicKey,
+            &head, threshold: threshold, parties: parties, me: me, shareIDs: shareIDs, publicKey: publicKey,
             publicShares: publicShares, paillierKeys: paillierKeys, ringPedersen: ringPedersen,
             identities: identities)
-        w.writeFixedBytes(secretShare.bytes)
+        var x = secretShare.bytes
         let (p, q) = paillierSecret.primes
-        w.writeBytes(p.magnitudeBytes())
-        w.writeBytes(q.magnitudeBytes())
-        return w.bytes
+        var pBytes = p.magnitudeBytes()
+        var qBytes = q.magnitudeBytes()
+        defer {
+            secureZero(&x)
+            secureZero(&pBytes)
+            secureZero(&qBytes)
+        }
+        var w = WireWriter(reservingCapacity: head.count + x.count + 8 + pBytes.count + qBytes.count)
+        w.writeFixedBytes(head.take())
+        w.writeFixedBytes(x)
+        w.writeBytes(pBytes)
+        w.writeBytes(qBytes)
+        return w.take()
     }
 
     public init(decoding bytes: [UInt8]) throws {
@@ -152,8 +166,13 @@ public struct KeyShare: Sendable, CustomStringConvertible, CustomDebugStringConv
         }
         var secretBytes = try r.readFixedBytes(count: 32)
         defer { secureZero(&secretBytes) }
-        let p = BigNum(bytes: try r.readBytes(maxLength: bits / 8), secret: true)
-        let q = BigNum(bytes: try r.readBytes(maxLength: bits / 8), secret: true)
+        // The arrays p and q are read into are copies of the secrets: zeroed once BIGNUM has them.
+        var pBytes = try r.readBytes(maxLength: bits / 8)
+        defer { secureZero(&pBytes) }
+        var qBytes = try r.readBytes(maxLength: bits / 8)
+        defer { secureZero(&qBytes) }
+        let p = BigNum(bytes: pBytes, secret: true)
+        let q = BigNum(bytes: qBytes, secret: true)
         try r.finish()
         try self.init(
             threshold: threshold, parties: parties, me: me, shareIDs: ids, publicKey: y, publicShares: shares,

@@ -76,6 +76,17 @@ public struct KeygenPreParams: Sendable {
 ///   Round 3 (broadcast)  echo of round 2; Π^sch of x_i (Phase 3); complaints (dealer, σ, ρ) that
 ///                        open a share failing the Feldman check.
 ///   Round 4 (broadcast)  echo of round 3; then the key share.
+///
+/// Equivocation. Every broadcast of rounds 1–3 is echoed (hash and sender's signature) in the
+/// next round, and the echo is checked before the next round's content is read. A party that
+/// aborts over the content of a round-k broadcast (k ≤ 3) still sends a body-less round-(k+1)
+/// broadcast, its echo (`abortMessages`; a round-2 notice also excuses its Π^fac direct
+/// messages): a peer that got a different, valid version from the same sender finds that
+/// sender's second signature in it and names the same culprit instead of waiting. Round 4 is
+/// itself an echo and the last message: a sender can make it valid for one peer and invalid for
+/// another, and no later message of a finite protocol over point-to-point links could reconcile
+/// the two (agreement needs a broadcast channel). The host has to settle that above the
+/// protocol: a key share is to be activated only once every party has reported it ready.
 public struct Keygen: Sendable {
     enum Phase: Sendable {
         case running(round: UInt8)
@@ -95,7 +106,9 @@ public struct Keygen: Sendable {
 
     // Secrets (zeroed by their types when dropped).
     var coefficients: [Scalar]
-    var salt: [UInt8]
+    /// The Phase-1 commitment's salt: secret until the round-2 decommitment (zeroed when freed,
+    /// printed as `<redacted>`).
+    let salt: SecretBytes
     var secretShare: Scalar = .zero
 
     // What peers sent.
@@ -108,6 +121,17 @@ public struct Keygen: Sendable {
     var publicKey: Point = .infinity
     /// Our complaints about round-2 direct messages (Π^fac), broadcast in round 3.
     var facComplaints: [Complaint] = []
+    /// Messages the host should still deliver after this machine aborted (see `abortMessages`).
+    var noticeAfterAbort: [Message] = []
+
+    /// After `.aborted`: messages the host should send anyway, as `Presigning.abortMessages`.
+    /// (1) What the failing input produced before the failure (our broadcasts of earlier rounds:
+    /// peers need them to reach the check themselves). (2) When we abort over the content of the
+    /// round-k broadcasts (k ≤ 3), a body-less round-(k+1) broadcast: our echo of round k and
+    /// nothing else. A peer that received a different, valid version from an equivocating sender
+    /// finds the sender's second signature in it (`checkEchoes`, run before any content of round
+    /// k+1 is read) and names the same culprit instead of waiting for us.
+    public var abortMessages: [Message] { noticeAfterAbort }
 
     static let rounds: ClosedRange<UInt8> = 1...4
 
@@ -130,9 +154,10 @@ public struct Keygen: Sendable {
         }
         // Phase 1: u_i and f_i(z) = u_i + a_1 z + … + a_t z^t.
         let coefficients = (0...params.threshold).map { _ in Scalar.random(using: &rng) }
+        var salt = rng.bytes(32)
         var machine = Keygen(
             params: params, pre: preParams, identity: identityKey, coefficients: coefficients,
-            salt: rng.bytes(32))
+            salt: SecretBytes(zeroing: &salt))
         let message = try machine.round1(rng: &rng)
         return (machine, [message])
     }
@@ -146,6 +171,10 @@ public struct Keygen: Sendable {
             droppedCount += 1
             return .wait
         }
+        // The round being finished when a check fails (nil: the failure is in a header).
+        var finishing: UInt8?
+        // What this input produced before a failure (still owed to the peers).
+        var out: [Message] = []
         do throws(Abort) {
             guard try header.check(message, from: sender) else {
                 droppedCount += 1
@@ -163,8 +192,18 @@ public struct Keygen: Sendable {
                 droppedCount += 1
                 return .wait
             }
-            return try advance(rng: &rng)
+            return try advance(finishing: &finishing, out: &out, rng: &rng)
         } catch {
+            // As in `Presigning.receive`: only a check of a round's complete broadcasts that names
+            // a peer earns the notice (every party with the same view fails the same check, so
+            // the notice matters only to a peer that saw a different version).
+            noticeAfterAbort = out
+            if let k = finishing, k <= 3, !error.culprits.isEmpty, !error.culprits.contains(me),
+                mine[k] != nil, mine[k + 1] == nil,
+                let notice = try? broadcast(round: k + 1, echoOf: k, { _ in })
+            {
+                noticeAfterAbort.append(notice)
+            }
             phase = .aborted(error)
             coefficients = []
             secretShare = .zero
@@ -172,11 +211,23 @@ public struct Keygen: Sendable {
         }
     }
 
-    mutating func advance<R: RandomSource>(rng: inout R) throws(Abort) -> Action<KeyShare> {
-        var out: [Message] = []
-        while case .running(let round) = phase,
-            inboxes[round, default: RoundInbox()].isComplete(peers: peers, broadcast: true, direct: round == 2)
-        {
+    /// True when round `round` has every peer's broadcast and, in round 2, every peer's Π^fac
+    /// except from a peer whose broadcast is an abort notice (an echo and nothing else: it sends
+    /// no direct message, and its echo is checked first when the round is finished).
+    func isComplete(_ round: UInt8) -> Bool {
+        let inbox = inboxes[round, default: RoundInbox()]
+        let echoOnly = 4 + params.parties.count * EchoEntry.encodedByteCount
+        return peers.allSatisfy { j in
+            guard let broadcast = inbox.broadcasts[j] else { return false }
+            return round != 2 || inbox.direct[j] != nil || broadcast.payload.count == echoOnly
+        }
+    }
+
+    mutating func advance<R: RandomSource>(
+        finishing: inout UInt8?, out: inout [Message], rng: inout R
+    ) throws(Abort) -> Action<KeyShare> {
+        while case .running(let round) = phase, isComplete(round) {
+            finishing = round
             let inbox = inboxes[round]!
             switch round {
             case 1:
@@ -269,7 +320,9 @@ public struct Keygen: Sendable {
     var feldmanVector: [Point] { coefficients.map { Point.generatorMul($0) } }
 
     mutating func round1<R: RandomSource>(rng: inout R) throws(Abort) -> Message {
-        let v = Self.commitment(sessionID: params.sessionID, party: me, points: feldmanVector, salt: salt)
+        var saltBytes = salt.copyBytes()
+        defer { secureZero(&saltBytes) }
+        let v = Self.commitment(sessionID: params.sessionID, party: me, points: feldmanVector, salt: saltBytes)
         let paillier = pre.paillier.publicKey
         let setup = pre.ringPedersen.parameters
         // CGGMP21 Fig. 6, round 1: ψ = Π^mod(N_i), ψ̂ = Π^prm(Ñ_i, s_i, t_i).
@@ -343,7 +396,8 @@ public struct Keygen: Sendable {
         secretShare = Self.evaluate(coefficients, at: params.shareIDs[me]!)
         encryptedShares[me] = Dictionary(uniqueKeysWithValues: shares)
         let points = feldmanVector
-        let salt = self.salt
+        // Phase 2 decommitment: the salt becomes public here.
+        let salt = self.salt.copyBytes()
         var out = [
             try broadcast(round: 2, echoOf: 1) { w in
                 w.writeArray(points) { $0.writePoint($1) }

@@ -46,6 +46,10 @@ public struct LocalCluster<R: RandomSource & Sendable>: Sendable {
     var rngs: [R]
     /// Bytes sent per party (by position in `parties`) since creation or `resetByteCounts()`.
     public private(set) var bytesSent: [Int]
+    /// Rewrites a message on its way to one recipient (nil: unchanged), for tests that make a
+    /// party misbehave on this engine too. Not public: `simulate` and the benchmarks run honest
+    /// parties.
+    var tamper: (@Sendable (_ message: Message, _ recipient: PartyIndex) -> Message?)?
 
     /// `identityKeys[i]` and `rngs[i]` belong to party i; 1 ≤ t < n ≤ 255.
     public init(threshold: Int, identityKeys: [PrivateKey], rngs: [R]) throws(LocalClusterError) {
@@ -86,9 +90,10 @@ public struct LocalCluster<R: RandomSource & Sendable>: Sendable {
                 params: params, preParams: preParams[i], identityKey: identityKeys[i], rng: &rng)
         }
         var machines = starts.map(\.0)
-        return try drive(positions: Array(parties.indices), machines: &machines, initial: starts.map(\.1)) {
-            machine, sender, message, rng in machine.receive(from: sender, message, rng: &rng)
-        }
+        return try drive(
+            positions: Array(parties.indices), machines: &machines, initial: starts.map(\.1),
+            abortMessages: { $0.abortMessages }
+        ) { machine, sender, message, rng in machine.receive(from: sender, message, rng: &rng) }
     }
 
     /// GG20 presigning by `signers` (exactly t+1 parties, increasing): the finished machines,
@@ -113,9 +118,9 @@ public struct LocalCluster<R: RandomSource & Sendable>: Sendable {
                 identityKey: identityKeys[i], rng: &rng)
         }
         var machines = starts.map(\.0)
-        let ready = try drive(positions: positions, machines: &machines, initial: starts.map(\.1)) {
-            machine, sender, message, rng in machine.receive(from: sender, message, rng: &rng)
-        }
+        let ready = try drive(
+            positions: positions, machines: &machines, initial: starts.map(\.1), abortMessages: { $0.abortMessages }
+        ) { machine, sender, message, rng in machine.receive(from: sender, message, rng: &rng) }
         guard Set(ready.map(\.nonce)).count == 1 else { throw .stalled("signers disagree on R") }
         return PresignedSet(signers: signers, machines: machines, nonce: ready[0].nonce)
     }
@@ -146,9 +151,14 @@ public struct LocalCluster<R: RandomSource & Sendable>: Sendable {
 
     // MARK: Delivery
 
-    /// Runs `machines` (the parties at `positions`) until each finishes, delivering in waves.
+    /// Runs `machines` (the parties at `positions`) until each finishes or aborts, delivering in
+    /// waves. A machine that aborts still gets its `abortMessages` delivered (what it produced
+    /// before the failure and its echo notice), as a real host would send them: that is what
+    /// lets the peers that saw a different version of an equivocated broadcast reach the same
+    /// abort instead of stalling, so a faulty run ends with every party's abort.
     mutating func drive<Machine, Output>(
         positions: [Int], machines: inout [Machine], initial: [[Message]],
+        abortMessages: ((Machine) -> [Message])? = nil,
         receive: (inout Machine, PartyIndex, Message, inout R) -> Action<Output>
     ) throws(LocalClusterError) -> [Output] {
         let count = positions.count
@@ -167,10 +177,12 @@ public struct LocalCluster<R: RandomSource & Sendable>: Sendable {
                 }
                 bytesSent[positions[k]] += message.encode().count * recipients.count
                 for slot in recipients where results[slot] == nil {
-                    inboxes[slot].append((parties[positions[k]], message))
+                    let delivered = tamper?(message, parties[positions[slot]]) ?? message
+                    inboxes[slot].append((parties[positions[k]], delivered))
                 }
             }
             var outboxes = [[Message]](repeating: [], count: count)
+            let wasRunning = results.map { $0 == nil }
             machines.withUnsafeMutableBufferPointer { machines in
                 results.withUnsafeMutableBufferPointer { results in
                     outboxes.withUnsafeMutableBufferPointer { outboxes in
@@ -191,6 +203,12 @@ public struct LocalCluster<R: RandomSource & Sendable>: Sendable {
                             }
                         }
                     }
+                }
+            }
+            // The notices of the parties that aborted in this wave go out with the next one.
+            if let abortMessages {
+                for k in 0..<count where wasRunning[k] {
+                    if case .failure = results[k] { outboxes[k] += abortMessages(machines[k]) }
                 }
             }
             pending = outboxes.enumerated().flatMap { k, out in out.map { (k, $0) } }

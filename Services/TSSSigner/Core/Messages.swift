@@ -327,6 +327,9 @@ struct EchoEntry: Sendable, Equatable {
     var payloadHash: [UInt8]
     var signature: [UInt8]
 
+    /// u32 party ‖ 32-byte payload hash ‖ 64-byte signature.
+    static let encodedByteCount = 100
+
     init(party: PartyIndex, payloadHash: [UInt8], signature: [UInt8]) {
         self.party = party
         self.payloadHash = payloadHash

@@ -41,8 +41,24 @@ public struct PresignReady: Sendable, Equatable {
 ///                        Σ S_i = y (Phase 6 check), each party's verdict tag, and on a failure
 ///                        the blame data: the type-5 reveal (GG20 §4.2) or the type-7 proofs
 ///                        (GG20 §4.3 with CGGMP21 §4.3's Π^mul* and Π^log*)
-///   Round 6 (broadcast)  only after a failure: echo of round 5, then every party computes the
-///                        same verdict from the same (echo-checked) blame data.
+///   Round 6 (broadcast)  echo of round 5 (and nothing else). After a failure every party then
+///                        computes the same verdict from the same (echo-checked) blame data;
+///                        otherwise the presignature is released only now.
+///
+/// Why round 6 runs on success too (the verdict round's echo). Round 5 carries content a sender
+/// can equivocate on: to one peer a valid verdict, to another a malformed one. Without an echo of
+/// round 5 the first peer would release its presignature while the second aborts alone, and the
+/// online round (which carries the same echo) never comes, since the second peer has no
+/// presignature to sign with. Checking the echo inside the online round instead would cost
+/// nothing extra only for the parties that finished; the aborted one would still have to tell
+/// them, i.e. send a message of this protocol after it ended. The cheapest sound fix is therefore
+/// one more echo-only broadcast (4 + 100·n payload bytes to each peer, no proof, no secret): the
+/// aborting party's notice (`abortMessages`) *is* a round-6 broadcast, so every peer that saw the
+/// valid version finds the sender's two signatures in it and names the same culprit.
+/// What remains is inherent to point-to-point links: the last message of any protocol (here the
+/// echo-only round 6) can itself be sent valid to one peer and invalid to another, and no later
+/// message can reconcile that (agreement needs a broadcast channel). The host has to settle it
+/// above the protocol: a presignature is to be used only once every signer has reported ready.
 ///
 /// Complaints. Every direct message is signed by its sender. A recipient whose check of a
 /// direct message fails does not abort alone: its next broadcast carries the signed message as
@@ -227,14 +243,14 @@ public struct Presigning: Sendable {
                     let complaints = try finishRound4()
                     out.append(try round5(complaints: complaints, rng: &rng))
                 case 5:
-                    if let ready = try finishRound5() {
-                        phase = .done
-                        return .finished(ready, out)
-                    }
+                    try finishRound5()
                     out.append(try rounds.broadcast(round: 6, echoOf: 5) { _ in })
                 default:
-                    try finishRound6()
-                    throw Abort(culprits: [], reason: .internalError("blame round without a verdict"))
+                    guard let ready = try finishRound6() else {
+                        throw Abort(culprits: [], reason: .internalError("blame round without a verdict"))
+                    }
+                    phase = .done
+                    return .finished(ready, out)
                 }
                 phase = .running(round: round + 1)
             }
@@ -618,8 +634,8 @@ public struct Presigning: Sendable {
         }
     }
 
-    /// After round 5: the presignature, or nil when a blame round follows.
-    mutating func finishRound5() throws(Abort) -> PresignReady? {
+    /// After round 5: the verdict tags agree; on a failure the blame data is kept for round 6.
+    mutating func finishRound5() throws(Abort) {
         let readers = try readComplaints(round: 5, about: 4)
         for j in peers {
             var reader = readers[j]!
@@ -633,6 +649,22 @@ public struct Presigning: Sendable {
                 blameReaders[j] = reader
             }
         }
+    }
+
+    /// After the echo of round 5 (round 6): the presignature is released, or the blame verdict is
+    /// thrown.
+    mutating func finishRound6() throws(Abort) -> PresignReady? {
+        let inbox = rounds.inbox(6)
+        let view = rounds.echoView(5)
+        for j in peers {
+            let reader = try rounds.checkEcho(inbox.broadcasts[j]!, of: 5, view: view)
+            _ = try decodeRest(reader, from: j) { _ throws(WireError) in () }
+        }
+        switch failure {
+        case .delta: try type5Verdict()
+        case .sigma: try type7Verdict()
+        case .none: break
+        }
         guard failure == .none else { return nil }
         let n = nonces!
         nonces = nil
@@ -645,20 +677,5 @@ public struct Presigning: Sendable {
             throw Abort(culprits: [], reason: .invalidArguments("presigning state reused"))
         }
         return PresignReady(nonce: nonce, signers: params.signers)
-    }
-
-    /// After the echo of round 5: the blame verdict (always throws).
-    mutating func finishRound6() throws(Abort) {
-        let inbox = rounds.inbox(6)
-        let view = rounds.echoView(5)
-        for j in peers {
-            let reader = try rounds.checkEcho(inbox.broadcasts[j]!, of: 5, view: view)
-            _ = try decodeRest(reader, from: j) { _ throws(WireError) in () }
-        }
-        switch failure {
-        case .delta: try type5Verdict()
-        case .sigma: try type7Verdict()
-        case .none: break
-        }
     }
 }

@@ -18,7 +18,7 @@ struct PresignatureSecrets: Sendable {
     let bigS: [PartyIndex: Point]
     let publicKey: Point
     let identities: [PartyIndex: PublicKey]
-    /// Our view of the round-4 broadcasts, echoed in the online message.
+    /// Our view of the round-5 broadcasts (`Presigning.lastRound`), echoed in the online message.
     let echo: [EchoEntry]
 }
 
