@@ -100,6 +100,11 @@ func fuzzMessages(_ bytes: [UInt8]) {
     roundTrip(PeerPong.self, bytes)
     roundTrip(RPCErrorPayload.self, bytes)
     roundTrip(Envelope.self, bytes)
+    roundTrip(InboxRequestKey.self, bytes)
+    roundTrip(InboxRequestRecord.self, bytes)
+    roundTrip(SubmitInboxRequests.self, bytes)
+    roundTrip(InboxRequestRefusal.self, bytes)
+    roundTrip(SubmitInboxRequestsAck.self, bytes)
     if let envelope = try? Envelope.decode(bytes) {
         let signing = envelope.signingBytes
         check(
