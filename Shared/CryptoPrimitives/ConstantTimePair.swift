@@ -34,17 +34,13 @@ extension BigNum {
     /// Equality of two non-negative values below 2^(8·width) in time independent of their digits
     /// (CRYPTO_memcmp over fixed-width encodings): for comparing residues modulo a secret prime.
     public func constantTimeEquals(_ other: BigNum, width: Int) -> Bool {
-        guard !isNegative, !other.isNegative, let a = try? bytes(paddedTo: width),
-            let b = try? other.bytes(paddedTo: width)
+        guard !isNegative, !other.isNegative, var x = try? bytes(paddedTo: width),
+            var y = try? other.bytes(paddedTo: width)
         else { return false }
-        var x = a
-        var y = b
         defer {
             secureZero(&x)
             secureZero(&y)
         }
-        return x.withUnsafeBytes { px in
-            y.withUnsafeBytes { py in CRYPTO_memcmp(px.baseAddress, py.baseAddress, width) == 0 }
-        }
+        return CryptoPrimitives.constantTimeEquals(x, y)
     }
 }

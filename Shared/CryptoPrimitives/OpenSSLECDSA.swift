@@ -1,8 +1,9 @@
 import COpenSSL
 
-/// secp256k1 ECDSA verification by OpenSSL 3 (EVP_PKEY), independent of libsecp256k1: the
-/// cross-check of the threshold signer's output (issue 3: every signature verifies with both
-/// libraries). Verification only; signing stays with libsecp256k1 (`Secp256k1` module).
+/// secp256k1 ECDSA verification by OpenSSL 3 (EVP_PKEY), independent of libsecp256k1: an
+/// interoperability oracle for the tests (issue 3: every threshold signature the tests produce
+/// verifies with both libraries). Production signing verifies with libsecp256k1, which also
+/// enforces low S; this one cannot replace it. Verification only.
 ///
 /// OpenSSL accepts any s in [1, n−1] (no low-S rule, unlike libsecp256k1's `verify`), and checks
 /// that the public key is a point on the curve when it is imported.

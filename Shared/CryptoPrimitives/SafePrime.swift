@@ -55,13 +55,21 @@ extension BigNum {
         let window = SafePrimeSieve.window
         var residues = [UInt32](repeating: 0, count: primes.count)
         var sieve = [Bool](repeating: false, count: window)
+        // The residues of q₀ determine q₀ (CRT over 23,000 primes), and the sieve locates k: wipe
+        // both, as the random bytes are.
+        defer {
+            residues.withUnsafeMutableBytes { OPENSSL_cleanse($0.baseAddress, $0.count) }
+            sieve.withUnsafeMutableBytes { OPENSSL_cleanse($0.baseAddress, $0.count) }
+        }
         while true {
             // q₀: bits − 1 bits, top two set (so p = 2q + 1 has its top two set), odd.
             var raw = rng.bytes((bits - 1 + 7) / 8)
             defer { secureZero(&raw) }
             let excess = raw.count * 8 - (bits - 1)
             raw[0] &= UInt8(0xFF >> excess)
-            raw[0] |= UInt8(0xC0 >> excess)
+            // Bits bits−2 and bits−3 (counted from 0 at the least significant end) may fall in
+            // different bytes: set each where it lies.
+            for bit in [bits - 2, bits - 3] { raw[raw.count - 1 - bit / 8] |= UInt8(1 << (bit % 8)) }
             raw[raw.count - 1] |= 1
             // Public while it is a candidate: OpenSSL's word-base exponentiation refuses constant-time
             // operands, and rejected candidates say nothing about the prime returned.

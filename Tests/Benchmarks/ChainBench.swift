@@ -174,6 +174,9 @@ struct ChainBench: BenchArea {
             throw Failure(description: "make_requests.py printed \(lines.count) lines for \(requests) requests")
         }
         let head = try await rpc.blockNumber()
+        guard head >= UInt64(requests) else {
+            throw Failure(description: "head \(head) below the \(requests) blocks of requests (automine off?)")
+        }
         let from = head - UInt64(requests) + 1
         let filter = LogFilter(
             range: .blocks(from: .number(from), to: .number(head)), addresses: [try Address(hex: inboxAddress(dir))],

@@ -106,3 +106,18 @@ struct Host {
         if verdict.isPermitted { sent.append(m) } else { refused.append(verdict) }
     }
 }
+
+/// Whether a thrown store error is the double-sign guard's refusal (not any other store error).
+func isDoubleSignRefusal(_ error: ConsensusStoreError?) -> Bool {
+    if case .doubleSignRefused? = error { true } else { false }
+}
+
+/// Whether a thrown store error is `.corruption`.
+func isCorruption(_ error: ConsensusStoreError?) -> Bool {
+    if case .corruption? = error { true } else { false }
+}
+
+/// Whether a thrown store error is `.outOfOrder` (e.g. a record for an already committed height).
+func isOutOfOrder(_ error: ConsensusStoreError?) -> Bool {
+    if case .outOfOrder? = error { true } else { false }
+}

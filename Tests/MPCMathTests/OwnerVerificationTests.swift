@@ -17,6 +17,15 @@ struct OwnerVerificationTests {
     static var setup: RingPedersenParameters { verifierSetupSecret.parameters }
     static var owner: Factorization { verifierKey.factorization }
 
+    @Test("the verifier's setup is on its own Paillier modulus, so its factorisation applies")
+    func ownerFactorsTheSetup() {
+        // Without this, `holds` would silently take the public path and the tests below would
+        // not exercise the owner path at all.
+        #expect(Self.owner.n == Self.setup.n)
+        #expect(Self.owner.n == Self.verifierKey.publicKey.n)
+        #expect(MPCFixtures.paillierKeys[3].factorization.n != Self.setup.n)
+    }
+
     @Test("equalModN / equalModNSquared agree with the products computed modulo N and N²")
     func factorizationAgreesWithDirectComputation() throws {
         var rng = SeededRandom(seed: "owner-products")
@@ -86,7 +95,18 @@ struct OwnerVerificationTests {
         let response = try MtAResponse.respond(
             aliceKey: alice.publicKey, aliceCiphertext: kc, aliceSetup: Self.setup, bobKey: bob.publicKey,
             bobSecret: x, transcript: &t, rng: &rng, bobPaillierSecret: bob)
-        // Bob's CRT encryption is the same ciphertext his public key would make.
+        // Bob's CRT encryption is the same ciphertext his public key would make: for random signed
+        // plaintexts and randomness, the owner path and the public path agree (and the key of
+        // another party falls back to the public path).
+        for _ in 0..<4 {
+            let m = try BigNum.random(inSymmetricRange: ProofParameters.twoToEllPrime, using: &rng)
+            let r = try bob.publicKey.randomUnit(using: &rng)
+            let publicPath = try bob.publicKey.encrypt(signed: m, randomness: r)
+            #expect(try bob.publicKey.encrypt(signed: m, randomness: r, owner: bob) == publicPath)
+            #expect(try bob.publicKey.encrypt(signed: m, randomness: r, owner: alice) == publicPath)
+            #expect(try bob.decryptSigned(publicPath) == m)
+        }
+        // Alice decrypts k·x + β' from D (the MtA relation the proof is about).
         #expect(try alice.decryptSigned(response.d) != .zero)
         let st = AffineGroupProof.Statement(
             verifierKey: alice.publicKey, proverKey: bob.publicKey, c: kc, d: response.d, y: response.y,

@@ -18,7 +18,8 @@ private struct SplitMix: RandomSource {
 @Suite("Safe-prime generation (combined sieve)")
 struct SafePrimeTests {
     @Test(
-        "results are safe primes of exactly the size asked, top two bits set, ≡ 3 mod 4", arguments: [64, 65, 256, 512])
+        "results are safe primes of exactly the size asked, top two bits set, ≡ 3 mod 4",
+        arguments: [64, 65, 66, 67, 71, 256, 512])
     func shape(bits: Int) throws {
         var rng = SplitMix(state: UInt64(bits))
         for _ in 0..<3 {
@@ -28,6 +29,8 @@ struct SafePrimeTests {
             #expect(p.isBitSet(bits - 2), "second-highest bit set")
             #expect(p.isSafePrime)
             #expect(try p.mod(BigNum(4 as UInt64)) == BigNum(3 as UInt64))
+            // Top two bits set ⇒ a product of two such primes has exactly 2·bits bits.
+            #expect((p * p).bitLength == 2 * bits)
         }
     }
 

@@ -81,16 +81,22 @@ struct PreParamsPoolTests {
         defer { db.close() }
         let pool = try PreParamsPool(store: store, target: 4)
         for i in 0..<4 { try pool.add(storedPreParams(i)) }
-        let got = await withTaskGroup(of: String?.self) { group in
+        // Every take either hands out an item or finds the pool empty; an error fails the test
+        // (it must not pass as "empty").
+        let results = await withTaskGroup(of: Result<String?, KeyStoreError>.self) { group in
             for _ in 0..<8 {
                 group.addTask {
-                    (try? pool.take()).flatMap { $0 }.map { Hex.encode($0.paillier.publicKey.n.magnitudeBytes()) }
+                    Result { () throws(KeyStoreError) in
+                        try pool.take().map { Hex.encode($0.paillier.publicKey.n.magnitudeBytes()) }
+                    }
                 }
             }
-            var out: [String] = []
-            for await x in group { if let x { out.append(x) } }
+            var out: [Result<String?, KeyStoreError>] = []
+            for await x in group { out.append(x) }
             return out
         }
+        for case .failure(let error) in results { Issue.record("take failed: \(error)") }
+        let got = results.compactMap { try? $0.get() }.compactMap { $0 }
         #expect(got.count == 4)
         #expect(Set(got).count == 4)
     }

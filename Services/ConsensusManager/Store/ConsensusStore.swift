@@ -81,8 +81,11 @@ public final class ConsensusStore: Sendable {
 
     // MARK: Open and replay
 
-    /// Reads the guard, the latest state and the WAL. A damaged last WAL record is deleted (synced)
-    /// and reported in `droppedTail`; any other damage throws `.corruption`.
+    /// Reads the guard, the latest state and the WAL. A cut or checksum-failing last WAL record is
+    /// deleted (synced, after every other check passed) and reported in `droppedTail`; any other
+    /// damage throws `.corruption` and changes nothing. (LevelDB drops incomplete synced batches
+    /// itself, so a damaged tail means disk damage or a bug: it is reported, and the last-signed
+    /// guard, written in the same batch, still refuses a conflicting vote.)
     public static func open(_ store: LevelDBStore) throws(ConsensusStoreError) -> (ConsensusStore, WALReplay) {
         var s = State()
         if let bytes = try get(store, SignedStep.key) {
@@ -123,18 +126,16 @@ public final class ConsensusStore: Sendable {
                 records.append((entry.height, entry.sequence, record))
             case .failure(let defect):
                 let damage = WALDamage(height: entry.height, sequence: entry.sequence, defect: defect)
+                // A record whose checksum holds was written whole (e.g. by a newer binary): never
+                // drop it, wherever it is.
+                if case .undecodable = defect {
+                    throw .corruption(key: keyName(entry.height, entry.sequence), reason: "\(defect)")
+                }
                 guard i == entries.count - 1 else {
                     // Records after it were written later: this one is not a cut last write.
                     throw .corruption(key: keyName(entry.height, entry.sequence), reason: "\(defect), not at the tail")
                 }
                 dropped = damage
-            }
-        }
-        if let dropped {
-            do {
-                try store.delete(WALRecord.key(height: dropped.height, sequence: dropped.sequence), sync: true)
-            } catch {
-                throw .storage("\(error)")
             }
         }
 
@@ -177,6 +178,15 @@ public final class ConsensusStore: Sendable {
         }
         if let latest = s.latestHeight, replayHeight.map({ $0 <= latest }) ?? true {
             replayHeight = latest.next
+        }
+        // Only now, with every check passed, delete the damaged tail: an open that ends in
+        // `.corruption` leaves the data exactly as it found them, for the operator.
+        if let dropped {
+            do {
+                try store.delete(WALRecord.key(height: dropped.height, sequence: dropped.sequence), sync: true)
+            } catch {
+                throw .storage("\(error)")
+            }
         }
         let replay = WALReplay(
             height: replayHeight, records: replayRecords, droppedTail: dropped, lastSigned: s.lastSigned)

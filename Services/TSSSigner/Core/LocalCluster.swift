@@ -394,6 +394,11 @@ public enum LocalSimulation {
             let hash = rng.bytes(32)
             let set = try cluster.presign(shares: shares, signers: signers, sessionID: rng.bytes(32))
             let signature = try cluster.sign(set, digest: hash)
+            // Released signatures are checked here too, not only by the outside verifier: the
+            // group key verifies it and (r, s, v) recovers the group key.
+            guard key.verify(signature.signature, digest: hash),
+                (try? PublicKey.recover(signature, digest: hash)) == key
+            else { throw .stalled("signature by \(signers) does not verify under the group key") }
             let compact = signature.signature.compact
             signatures.append(
                 SimulationReport.Signature(

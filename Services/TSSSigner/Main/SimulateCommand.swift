@@ -2,6 +2,7 @@ import ArgumentParser
 import CryptoPrimitives
 import Foundation
 import TSSCore
+import Wire
 
 /// `tss-signer simulate --n N --t T --messages M --json`: keygen of N parties with threshold T and
 /// M signings of random 32-byte hashes by random T+1 signer subsets, all in this process
@@ -49,7 +50,7 @@ struct SimulateCommand: ParsableCommand {
         if json {
             print(report.json)
         } else {
-            print("public key \(report.publicKey.map { String(format: "%02x", $0) }.joined())")
+            print("public key \(Hex.encode(report.publicKey))")
             print("address \(report.address)")
             for (i, sig) in report.signatures.enumerated() {
                 print("signature \(i): signers \(sig.signers) v \(sig.v)")

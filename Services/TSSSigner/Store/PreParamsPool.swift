@@ -164,18 +164,20 @@ public final class PreParamsPool: Sendable {
     private func open(key: [UInt8], value: [UInt8]) throws(KeyStoreError) -> StoredPreParams {
         var r = WireReader(value)
         let number: UInt64
+        let created: UInt64
         let box: SealedBox
         do {
             guard try r.readUInt8() == Self.itemVersion else { throw WireError.invalidValue("pool item version") }
             number = try r.readUInt64()
-            _ = try r.readUInt64()
+            created = try r.readUInt64()
             box = try SealedBox(from: &r)
             try r.finish()
         } catch {
             throw .corrupt("pool item: \(error)")
         }
         guard Self.key(number) == key else { throw .tampered("pool item stored under another number") }
-        let prefix = Array(value.prefix(17))
+        // The authenticated prefix, rebuilt by the one encoder that wrote it.
+        let prefix = Self.prefixBytes(number: number, createdMs: created)
         var plain = try box.open(master: store.master, info: Self.itemInfo, aad: Self.aad(key: key, prefix: prefix))
         defer { secureZero(&plain) }
         do { return try StoredPreParams(decoding: plain) } catch { throw .corrupt("pool item: \(error)") }

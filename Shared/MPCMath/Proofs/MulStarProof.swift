@@ -156,8 +156,9 @@ public struct MulStarProof: Sendable, Equatable {
 
     // MARK: Verifier
 
+    /// `owner`: the verifier's factorisation of its setup's Ñ, if it has it (faster, same check).
     public func verify(
-        statement: Statement, setup: RingPedersenParameters, transcript: inout Transcript
+        statement: Statement, setup: RingPedersenParameters, transcript: inout Transcript, owner: Factorization? = nil
     ) throws(ProofError) {
         let key = statement.key
         guard !statement.x.isInfinity else { throw .invalidStatement("point at infinity") }
@@ -189,7 +190,7 @@ public struct MulStarProof: Sendable, Equatable {
             let xe = statement.x.multipliedVartime(by: try Scalar(reducing: challenge))
             guard gz == bx + xe else { throw ProofError.equationFailed("Fig. 31: g^z1 = Bx·X^e") }
             // Fig. 31, check 3: s^z₁ t^z₂ = E·S^e mod Ñ.
-            guard try setup.commit(z1, z2) == setup.mul(e, setup.power(s, challenge)) else {
+            guard try setup.holds(z1, z2, equals: e, times: s, toThe: challenge, owner: owner) else {
                 throw ProofError.equationFailed("Fig. 31: s^z1·t^z2 = E·S^e")
             }
         }
@@ -307,8 +308,9 @@ public struct SigmaLogStarProof: Sendable, Equatable {
         return try transcript.challengeSigned("e", magnitudeAtMost: CurveOrder.q)
     }
 
+    /// `owner`: the verifier's factorisation of its setup's Ñ, if it has it (faster, same check).
     public func verify(
-        statement: Statement, setup: RingPedersenParameters, transcript: inout Transcript
+        statement: Statement, setup: RingPedersenParameters, transcript: inout Transcript, owner: Factorization? = nil
     ) throws(ProofError) {
         let key = statement.key
         guard !statement.base.isInfinity, !statement.point.isInfinity else {
@@ -340,7 +342,7 @@ public struct SigmaLogStarProof: Sendable, Equatable {
             let xe = statement.point.multipliedVartime(by: try Scalar(reducing: e))
             guard gz == commitment.y + xe else { throw ProofError.equationFailed("Fig. 25: g^z1 = Y·X^e") }
             // Fig. 25, check 3: s^z₁ t^z₃ = D·S^e mod Ñ.
-            guard try setup.commit(z1, z3) == setup.mul(commitment.d, setup.power(commitment.s, e)) else {
+            guard try setup.holds(z1, z3, equals: commitment.d, times: commitment.s, toThe: e, owner: owner) else {
                 throw ProofError.equationFailed("Fig. 25: s^z1·t^z3 = D·S^e")
             }
         }
