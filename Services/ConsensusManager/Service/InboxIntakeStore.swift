@@ -78,7 +78,7 @@ final class InboxIntakeStore: Sendable {
         }
         if plan.exhausted {
             throw RPCError(
-                .resourceExhausted, "the inbox request pool is full (\(InboxIntakeStore.capacity) pending)")
+                .resourceExhausted, "the inbox request pool is full (\(intake.withLock { $0.capacity }) pending)")
         }
         return plan.ack
     }

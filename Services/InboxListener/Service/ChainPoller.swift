@@ -129,8 +129,21 @@ final class ChainPoller: Service, Sendable {
                 "cursor": "\(tracker.status.cursor.map(String.init) ?? "none")",
                 "queued": "\(tracker.status.queued)", "pending": "\(tracker.status.awaitingConfirmations)",
             ])
+        var needsReload = false
         while !Task.isCancelled {
             let delay: Duration
+            if needsReload {
+                // Never poll or forward from a tracker that is ahead of what is durable.
+                do {
+                    tracker = try Self.restore(config: trackerConfig, store: store)
+                    needsReload = false
+                    logger.notice("chain state reloaded from the store")
+                } catch {
+                    logger.error("cannot reload the chain state; retrying", metadata: ["error": "\(error)"])
+                    try await Task.sleep(for: backoff.next(using: &random))
+                    continue
+                }
+            }
             do {
                 try await poll(&tracker)
                 chainAnswered()
@@ -144,7 +157,7 @@ final class ChainPoller: Service, Sendable {
             } catch {
                 // Only the store can fail here: start again from what is durable.
                 logger.error("cannot write the chain state; reloading it", metadata: ["error": "\(error)"])
-                if let reloaded = try? Self.restore(config: trackerConfig, store: store) { tracker = reloaded }
+                needsReload = true
                 delay = backoff.next(using: &random)
             }
             publish(tracker)
@@ -285,8 +298,9 @@ final class ChainPoller: Service, Sendable {
                         metadata: ["not_taken": "\(outcome.notTaken)"])
                 }
                 inputs += outcome.inputs
-                // Pool full: what was not taken, and the chunks not sent, are no longer in flight.
-                if busy { return inputs + [.forwardFailed] }
+                // Pool full: `ForwardBatch.outcome` already ends with `.forwardFailed`, which takes
+                // what was not taken, and the chunks not sent, out of flight.
+                if busy { return inputs }
             } catch {
                 let exhausted = (error as? RPCError)?.code == .resourceExhausted
                 let message = "\(error)"
