@@ -56,6 +56,7 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-argument-parser.git", from: "1.8.2"),
         .package(url: "https://github.com/LebJe/TOMLKit.git", from: "0.6.0"),
         .package(url: "https://github.com/x-sheep/swift-property-based.git", from: "2.0.1"),
+        .package(url: "https://github.com/swiftwasm/WasmKit.git", from: "0.4.2"),
     ],
     targets: [
         // MARK: C libraries (each imported by exactly one Swift wrapper module below)
@@ -149,6 +150,21 @@ let package = Package(
         .target(
             name: "Tendermint", dependencies: ["Wire", "CryptoPrimitives"],
             path: "Services/ConsensusManager/Tendermint", swiftSettings: strict),
+        // Pure sandbox-executor core (issue 7): URL policy, OCI references and manifests, the runc
+        // bundle spec, job and result types, the result hash.
+        .target(
+            name: "SandboxCore", dependencies: ["Wire", "JSON", "CryptoPrimitives"],
+            path: "Services/SandboxExecutor/Core", swiftSettings: strict),
+        // sandbox-executor effects (issue 7): source fetching and registry pulls over libcurl, the layer
+        // cache, runc / bubblewrap containers, WASM under WasmKit.
+        .target(
+            name: "SandboxRuntime",
+            dependencies: [
+                "SandboxCore", "HTTPFetch", "CryptoPrimitives", "JSON",
+                .product(name: "WasmKit", package: "WasmKit"), .product(name: "WasmKitWASI", package: "WasmKit"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            path: "Services/SandboxExecutor/Runtime", swiftSettings: strict),
         // Consensus persistence (issue 5): WAL, last-signed guard and block store in data/consensus.
         .target(
             name: "ConsensusStore", dependencies: ["Tendermint", "LevelDB", "Wire", "CryptoPrimitives"],
@@ -161,7 +177,9 @@ let package = Package(
         + service(
             "InboxListener", exe: "inbox-listener", folder: "InboxListener",
             extra: ["InboxListenerCore", "EVM", "HTTPFetch"])
-        + service("SandboxExecutor", exe: "sandbox-executor", folder: "SandboxExecutor")
+        + service(
+            "SandboxExecutor", exe: "sandbox-executor", folder: "SandboxExecutor",
+            extra: ["SandboxCore", "SandboxRuntime"])
         + service("BridgeAdapter", exe: "bridge-adapter", folder: "BridgeAdapter")
         + service("BatchProposer", exe: "batch-proposer", folder: "BatchProposer")
         + [
@@ -233,6 +251,15 @@ let package = Package(
                     "MPCTestSupport", "TSSStore", "TSSCore", "LevelDB", "CryptoPrimitives", "Secp256k1", "MPCMath",
                 ],
                 path: "Tests/TSSStoreTests",
+                swiftSettings: strict
+            ),
+            .testTarget(
+                name: "SandboxTests",
+                dependencies: [
+                    "SandboxCore", "SandboxRuntime", "HTTPFetch", "CryptoPrimitives", "JSON", "TestSupport",
+                    .product(name: "WAT", package: "WasmKit"),
+                ],
+                path: "Tests/SandboxTests",
                 swiftSettings: strict
             ),
             .testTarget(
