@@ -16,6 +16,12 @@ public enum MethodID {
     /// requests to its consensus-manager (only that service's registered connection may call it).
     public static let submitInboxRequests: UInt16 = 0x0110
 
+    /// `SandboxExecuteRequest → SandboxExecuteResponse`: the local consensus-manager has the
+    /// sandbox-executor run one job.
+    public static let sandboxExecute: UInt16 = 0x0120
+    /// `SandboxCancelRequest → SandboxCancelResponse`.
+    public static let sandboxCancel: UInt16 = 0x0121
+
     /// `Envelope(PeerHello) → Envelope(PeerHello)`.
     public static let peerHello: UInt16 = 0x0200
     /// `Envelope(PeerPing) → Envelope(PeerPong)`.
@@ -29,6 +35,8 @@ public enum MethodID {
         case heartbeat: "local.heartbeat"
         case status: "local.status"
         case submitInboxRequests: "inbox.submitRequests"
+        case sandboxExecute: "sandbox.execute"
+        case sandboxCancel: "sandbox.cancel"
         case peerHello: "p2p.hello"
         case peerPing: "p2p.ping"
         default: "0x" + Hex.encode([UInt8(method >> 8), UInt8(method & 0xff)])
