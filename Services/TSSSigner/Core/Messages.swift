@@ -30,6 +30,7 @@ public enum ProtocolKind: UInt8, Sendable {
     case keygen = 1
     case presign = 2
     case sign = 3
+    case reshare = 4
 }
 
 /// One protocol message, as the state machines produce and consume it.
