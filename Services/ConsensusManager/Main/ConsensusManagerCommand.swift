@@ -10,7 +10,7 @@ struct ConsensusManagerCommand: AsyncParsableCommand {
         abstract: "The consensus-manager of a validator node: the native chain and the hub of the local services.",
         subcommands: [
             ConsensusManagerStartCommand.self, InitCommand.self, TestnetCommand.self, ConfigCommand.self,
-            ProbeCommand<ConsensusManagerIdentity>.self,
+            ProbeCommand<ConsensusManagerIdentity>.self, ConsensusTxCommand.self, ConsensusBlockCommand.self,
         ],
         defaultSubcommand: ConsensusManagerStartCommand.self)
 }

@@ -6,6 +6,7 @@ import NodeKit
 import RPC
 import ServiceKit
 import Synchronization
+import Tendermint
 import Wire
 
 /// The consensus-manager's shared state and its RPC handlers: the local service registry (which
@@ -21,6 +22,9 @@ public final class ConsensusManagerNode: Sendable {
     let store: LevelDBStore
     let peerProtocol: PeerProtocol
     let inbox: InboxIntakeStore
+    /// The Tendermint engine and its gossip links (issue 5).
+    public let engine: ConsensusEngine
+    public let transport: ConsensusTransport
     private let registry: Mutex<LocalServiceRegistry>
     let peers: Mutex<PeerTable>
     private let startedMs = Monotonic.nowMs()
@@ -55,6 +59,17 @@ public final class ConsensusManagerNode: Sendable {
         self.peerProtocol = PeerProtocol(
             chainID: genesis.chainID, key: context.validatorKey.privateKey, selfAddress: me,
             validators: Set(genesis.validators.map(\.address)))
+        self.transport = ConsensusTransport(proto: peerProtocol, logger: context.logger)
+        let validators: ValidatorSet
+        do {
+            validators = try ValidatorSet(genesis.validators.map { Validator(address: $0.address, power: $0.power) })
+        } catch {
+            throw ConsensusEngineError.state("the genesis validator set: \(error)")
+        }
+        self.engine = try ConsensusEngine(
+            chainID: genesis.chainID, key: context.validatorKey.privateKey, validators: validators, db: store,
+            settings: ConsensusEngineSettings(config: context.config.consensus), transport: transport,
+            logger: context.logger)
     }
 
     // MARK: Local RPC (services of this node)
@@ -95,6 +110,27 @@ public final class ConsensusManagerNode: Sendable {
             }
             return try inbox.submit(batch)
         }
+        server.register(MethodID.consensusSubmitTx, request: ConsensusSubmitTx.self) { [self] request, _ in
+            do {
+                let (hash, duplicate) = try await engine.submit(request.tx)
+                return ConsensusSubmitTxAck(hash: hash.bytes, duplicate: duplicate)
+            } catch let error as ConsensusEngine.SubmitError {
+                switch error {
+                case .full: throw RPCError(.resourceExhausted, "\(error)")
+                case .rejected, .tooLarge: throw RPCError(.invalidArgument, "\(error)")
+                }
+            }
+        }
+        server.register(MethodID.consensusGetBlock, request: ConsensusBlockQuery.self) { [self] query, _ in
+            let found: (Block, ValueID)?
+            do {
+                found = try await engine.block(at: query.height)
+            } catch {
+                throw RPCError(.internal, "cannot read the block: \(error)")
+            }
+            guard let (block, hash) = found else { throw RPCError(.notFound, "no committed block at \(query.height)") }
+            return ConsensusBlockReply(height: block.header.height.value, hash: hash.bytes, block: block.encoded())
+        }
         server.onConnectionClosed = { [self] connection in
             let gone = registry.withLock { $0.connectionClosed(connection.rawValue) }
             for kind in gone {
@@ -126,6 +162,7 @@ public final class ConsensusManagerNode: Sendable {
                     version: ServiceContext.version),
                 type: MethodID.peerHello)
         }
+        engine.registerGossip(on: server, proto: peerProtocol) { [rejectedEnvelopes] in rejectedEnvelopes.increment() }
         server.registerSync(MethodID.peerPing, request: Envelope.self) { [self] envelope, _ in
             let ping: PeerPing
             do {
@@ -175,6 +212,14 @@ public final class ConsensusManagerNode: Sendable {
                 return quorum ? .ready(detail) : .notReady(detail + " (need more than 2/3)")
             })
         return checks
+    }
+
+    /// `/status`: `status()` plus the engine's `"consensus"` object (height, round, step, last
+    /// block time, validators, mempool, peers' heights).
+    public func fullStatus() async -> [String: JSONValue] {
+        var status = status()
+        status["consensus"] = await engine.status()
+        return status
     }
 
     public func status() -> [String: JSONValue] {

@@ -3,6 +3,7 @@ import NIOPosix
 import NodeKit
 import RPC
 import ServiceKit
+import ServiceLifecycle
 import Wire
 
 /// The consensus-manager process: the local RPC server (the hub the five local services attach
@@ -32,7 +33,9 @@ public enum ConsensusManagerRunner {
         node.registerPeerHandlers(on: p2p)
         let http = HealthHTTPServer(
             service: .consensusManager, config: config, readinessChecks: node.readinessChecks,
-            status: { node.status() }, routes: ["/inbox/requests": { node.inbox.requestsJSON }], logger: logger)
+            status: { await node.fullStatus() },
+            routes: ["/inbox/requests": { node.inbox.requestsJSON }, "/blocks": { await node.engine.recentBlocks() }],
+            logger: logger)
         logger.info(
             "starting",
             metadata: [
@@ -45,9 +48,25 @@ public enum ConsensusManagerRunner {
                 RPCServerService(server: p2p, listen: config.consensus.p2pListen, logger: logger),
                 http,
                 PeerLinks(node: node, group: group),
+                ConsensusEngineService(engine: node.engine),
             ],
             logger: logger)
         logger.info("stopped")
+    }
+}
+
+/// Runs the engine as a service of the node (until graceful shutdown).
+public struct ConsensusEngineService: Service, CustomStringConvertible {
+    let engine: ConsensusEngine
+
+    public init(engine: ConsensusEngine) { self.engine = engine }
+
+    public var description: String { "ConsensusEngine" }
+
+    public func run() async throws {
+        await cancelWhenGracefulShutdown {
+            await engine.run()
+        }
     }
 }
 

@@ -91,6 +91,8 @@ public struct PeerLinks: Service, CustomStringConvertible {
             throw LinkError(description: "peer answered for chain \(theirHello.chainID) / \(theirHello.validator)")
         }
         node.peers.withLock { $0.linkEstablished(peer.address, nowMs: Monotonic.nowMs()) }
+        node.transport.attach(peer.address, client: client)
+        defer { node.transport.detach(peer.address, client: client) }
         onUp()
 
         var nonce = UInt64.random(in: 0...UInt64.max / 2)

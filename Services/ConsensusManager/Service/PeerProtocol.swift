@@ -16,12 +16,17 @@ import Wire
 /// session → replay guard. Failures are dropped, counted, and answered `unauthenticated`.
 public final class PeerProtocol: Sendable {
     public enum Session: Sendable {
+        /// A dialer's hello and pings, and their answers.
         case request, response
+        /// Consensus gossip (`ConsensusTransport`): its own ordered stream per sender, since it is
+        /// written by the engine while pings are written by the link's task.
+        case consensus
 
         public var bytes: [UInt8] {
             switch self {
             case .request: Array("vn/p2p/v1/request".utf8)
             case .response: Array("vn/p2p/v1/response".utf8)
+            case .consensus: Array("vn/p2p/v1/consensus".utf8)
             }
         }
     }
@@ -41,7 +46,9 @@ public final class PeerProtocol: Sendable {
         let ns = UInt64(max(0, Date().timeIntervalSince1970 * 1_000_000_000))
         self.nextSequence = Atomic(ns)
         self.verifier = Mutex(
-            EnvelopeVerifier(chainID: chainID, sessions: .only([Session.request.bytes, Session.response.bytes])))
+            EnvelopeVerifier(
+                chainID: chainID,
+                sessions: .only([Session.request.bytes, Session.response.bytes, Session.consensus.bytes])))
     }
 
     public var counters: EnvelopeCounters { verifier.withLock { $0.counters } }

@@ -42,6 +42,10 @@ struct SimRandom {
         range.lowerBound + Int(below(UInt64(range.upperBound - range.lowerBound + 1)))
     }
 
+    mutating func int64(_ range: ClosedRange<Int64>) -> Int64 {
+        range.lowerBound + Int64(below(UInt64(range.upperBound - range.lowerBound + 1)))
+    }
+
     mutating func uint(_ range: ClosedRange<UInt64>) -> UInt64 {
         range.lowerBound + below(range.upperBound - range.lowerBound + 1)
     }

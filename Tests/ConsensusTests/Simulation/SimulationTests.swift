@@ -3,104 +3,133 @@ import Testing
 
 @testable import Tendermint
 
-/// Runs `seeds` of `validators` nodes; returns the failures (each with its replay line) and the
-/// summed statistics.
-private func runSeeds(
-    _ seeds: Range<UInt64>, validators: Int, heightsAfterHeal: Int = 3, faultScale: UInt64 = 1
-)
-    -> (failures: [String], stats: SimStats)
-{
-    var failures: [String] = []
+/// The developer's knobs (all optional):
+/// - `VN_SIM_SEEDS=<n>`: seeds per validator count in the seeded tests (default 600 with 4
+///   validators and 400 with 7); `VN_SIM_SEED_BASE=<k>` starts them at another seed;
+/// - `VN_SIM_SEED=<seed>` with `VN_SIM_VALIDATORS=<n>` (and `VN_SIM_PROFILE=soak`): replay one run,
+///   as a failure report prints it; `VN_SIM_TRACE=1` prints every step of it.
+enum SimEnvironment {
+    static let env = ProcessInfo.processInfo.environment
+    static func number(_ name: String) -> UInt64? { env[name].flatMap { UInt64($0) } }
+
+    static let seedsPerCount = number("VN_SIM_SEEDS")
+    static let seedBase = number("VN_SIM_SEED_BASE") ?? 0
+    static let chunkSize: UInt64 = 50
+
+    /// Chunks of seeds for `validators` (parallel test cases of `chunkSize` seeds each).
+    static func chunks(validators: Int) -> [Range<UInt64>] {
+        let count = seedsPerCount ?? (validators == 4 ? 600 : 400)
+        // The seeds of each validator count live in their own range: a seed names one run.
+        let start = seedBase + (validators == 4 ? 0 : 1_000_000)
+        return stride(from: UInt64(0), to: count, by: Int(chunkSize)).map {
+            (start + $0)..<(start + min($0 + chunkSize, count))
+        }
+    }
+}
+
+/// Runs the seeded scenarios of `seeds`; records one issue per failure (each with its replay
+/// line and the last events) and returns the summed statistics.
+@discardableResult
+func runSeeds(_ seeds: Range<UInt64>, validators: Int, profile: SimProfile = .ci) -> SimStats {
     var total = SimStats()
     for seed in seeds {
-        let scenario = SimScenario.make(
-            seed: seed, validators: validators, heightsAfterHeal: heightsAfterHeal, faultScale: faultScale)
-        let sim = Simulation(scenario)
+        let sim = Simulation(SimScenario.seeded(seed, validators: validators, profile: profile))
         if let failure = sim.run() {
-            failures.append("\(failure)\n    scenario: \(scenario)\n    replay: \(scenario.replayCommand)")
+            print(failure)
+            Issue.record("\(failure)")
         }
         total.add(sim.stats)
     }
-    return (failures, total)
+    print("sim n=\(validators) seeds \(seeds.lowerBound)..<\(seeds.upperBound): \(total.summary)")
+    return total
 }
 
-private func summary(_ label: String, _ seeds: Range<UInt64>, _ s: SimStats) -> String {
-    "sim \(label) seeds \(seeds.lowerBound)..<\(seeds.upperBound): \(s.events) events, \(s.messagesSent) messages "
-        + "(\(s.messagesDropped) dropped, \(s.messagesDuplicated) duplicated), \(s.partitions) partitions, "
-        + "\(s.crashes) crashes (\(s.midEffectCrashes) between persist and send), \(s.restarts) restarts, "
-        + "\(s.equivocatingVotes) equivocating votes, \(s.equivocatingProposals) equivocating proposals, "
-        + "\(s.evidence) evidence, \(s.decisions) honest decisions, max height \(s.maxHeight), max round \(s.maxRound), "
-        + "worst heal→live \(s.healToLiveMs) ms, \(s.simulatedMs / 1000) s simulated"
-}
-
-private func check(_ label: String, _ seeds: Range<UInt64>, validators: Int) {
-    let (failures, stats) = runSeeds(seeds, validators: validators)
-    print(summary(label, seeds, stats))
-    for f in failures {
-        print("SIMULATION FAILURE: \(f)")
-        Issue.record("\(f)")
-    }
-}
-
-/// 1,000 seeds in CI: 500 with 4 validators, 500 with 7 (each with up to f byzantine
-/// equivocators, drops, duplicates, delays, partitions and crashes before the heal).
-@Suite("Deterministic simulation")
+/// 1,000 seeded runs in CI: 600 with 4 validators, 400 with 7. Each has up to f byzantine
+/// equivocators (most have f), equal or unequal powers, drops, duplicates, delays, random
+/// partitions, crashes (some between persist and send) and isolated deciders before its fault
+/// deadline, and must then make progress.
+@Suite("Deterministic simulation: seeded runs")
 struct SimulationTests {
-    static let chunkSize: UInt64 = 50
-    static let chunks = Array(0..<10)
-
-    @Test("4 validators, 500 seeds", arguments: chunks)
-    func fourValidators(chunk: Int) {
-        let start = UInt64(chunk) * Self.chunkSize
-        check("n=4", start..<(start + Self.chunkSize), validators: 4)
+    @Test("4 validators", arguments: SimEnvironment.chunks(validators: 4))
+    func fourValidators(seeds: Range<UInt64>) {
+        runSeeds(seeds, validators: 4)
     }
 
-    @Test("7 validators, 500 seeds", arguments: chunks)
-    func sevenValidators(chunk: Int) {
-        let start = 1_000_000 + UInt64(chunk) * Self.chunkSize
-        check("n=7", start..<(start + Self.chunkSize), validators: 7)
+    @Test("7 validators", arguments: SimEnvironment.chunks(validators: 7))
+    func sevenValidators(seeds: Range<UInt64>) {
+        runSeeds(seeds, validators: 7)
     }
 
-    @Test("a seed replays exactly")
+    /// The seeded runs do inject every fault kind (a harness that silently stopped injecting
+    /// would pass everything).
+    @Test("the seeded runs inject every kind of fault")
+    func faultsAreInjected() {
+        var total = SimStats()
+        for n in [4, 7] {
+            for seed in UInt64(0)..<40 {
+                let sim = Simulation(SimScenario.seeded(seed + (n == 4 ? 0 : 1_000_000), validators: n))
+                #expect(sim.run() == nil)
+                total.add(sim.stats)
+            }
+        }
+        #expect(total.messagesDropped > 0 && total.messagesDuplicated > 0 && total.partitions > 0)
+        #expect(total.crashes > 0 && total.restarts > 0 && total.persistSendCuts > 0 && total.resends > 0)
+        #expect(total.equivocatingVotes > 0 && total.equivocatingProposals > 0 && total.evidence > 0)
+        #expect(total.maxRound > 0, "some heights need more than one round")
+    }
+
+    @Test("a run is a pure function of its scenario")
     func deterministic() {
         for (n, seed) in [(4, UInt64(17)), (7, UInt64(1_000_017))] {
-            let a = Simulation(SimScenario.make(seed: seed, validators: n))
-            let b = Simulation(SimScenario.make(seed: seed, validators: n))
-            #expect(a.run() == b.run())
-            #expect(a.stats.events == b.stats.events && a.stats.messagesSent == b.stats.messagesSent)
-            #expect(a.stats.simulatedMs == b.stats.simulatedMs && a.stats.decisions == b.stats.decisions)
+            let a = Simulation(SimScenario.seeded(seed, validators: n))
+            let b = Simulation(SimScenario.seeded(seed, validators: n))
+            #expect(a.run() == nil && b.run() == nil)
+            #expect(a.stats == b.stats)
+            #expect(a.decisionLog.map { "\($0)" } == b.decisionLog.map { "\($0)" })
+            #expect(!a.decisionLog.isEmpty)
         }
     }
 
-    /// `SIM_REPLAY=<validators>:<seed>[:<heightsAfterHeal>:<faultScale>]` replays one run
-    /// (`SIM_TRACE=1`: with a trace of every decision, signature, crash and partition).
-    @Test(
-        "replay one seed (SIM_REPLAY=n:seed[:heights:scale])",
-        .enabled(if: ProcessInfo.processInfo.environment["SIM_REPLAY"] != nil))
+    /// An impossible liveness bound makes a run fail on purpose: the report names the seed, the
+    /// scenario, the replay line and the last events, and the same scenario fails identically.
+    @Test("a failure reports how to replay it, and replays exactly")
+    func failureReport() throws {
+        var scenario = SimScenario.seeded(1_000_123, validators: 7)
+        scenario.heightsAfterHeal = 1000
+        scenario.livenessBoundMs = 2000
+        let first = try #require(Simulation(scenario).run())
+        let again = try #require(Simulation(scenario).run())
+        #expect(first.reason.hasPrefix("LIVENESS"))
+        #expect(first.description == again.description)
+        #expect(first.trace.count == 40)
+        #expect(first.scenario.contains("seed=1000123") && first.scenario.contains("n=7"))
+        #expect(
+            first.replay
+                == "VN_SIM_SEED=1000123 VN_SIM_VALIDATORS=7 swift test --filter 'ConsensusTests.SimulationTests/replay'"
+        )
+    }
+
+    /// `VN_SIM_SEED=<seed> VN_SIM_VALIDATORS=<n> [VN_SIM_PROFILE=soak] [VN_SIM_TRACE=1]`.
+    @Test("replay one seed", .enabled(if: SimEnvironment.env["VN_SIM_SEED"] != nil))
     func replay() throws {
-        let spec = ProcessInfo.processInfo.environment["SIM_REPLAY"]!.split(separator: ":").map(String.init)
-        try #require(spec.count == 2 || spec.count == 4, "SIM_REPLAY=validators:seed[:heightsAfterHeal:faultScale]")
-        let n = try #require(Int(spec[0]))
-        let seed = try #require(UInt64(spec[1]))
-        let heights = spec.count == 4 ? try #require(Int(spec[2])) : 3
-        let scale = spec.count == 4 ? try #require(UInt64(spec[3])) : 1
-        let scenario = SimScenario.make(seed: seed, validators: n, heightsAfterHeal: heights, faultScale: scale)
+        let seed = try #require(SimEnvironment.number("VN_SIM_SEED"), "VN_SIM_SEED=<seed>")
+        let n = Int(SimEnvironment.number("VN_SIM_VALIDATORS") ?? (seed >= 1_000_000 ? 7 : 4))
+        let profile = try #require(
+            SimProfile(rawValue: SimEnvironment.env["VN_SIM_PROFILE"] ?? "ci"), "VN_SIM_PROFILE=ci|soak")
+        let scenario = SimScenario.seeded(seed, validators: n, profile: profile)
         print("replaying \(scenario)")
-        let sim = Simulation(scenario, trace: ProcessInfo.processInfo.environment["SIM_TRACE"] != nil)
+        let sim = Simulation(scenario, traceAll: SimEnvironment.env["VN_SIM_TRACE"] != nil)
         let failure = sim.run()
-        print(summary("replay n=\(n)", seed..<(seed + 1), sim.stats))
-        #expect(failure == nil, "\(failure ?? "")")
+        print("replay: \(sim.stats.summary); committed heights \(sim.committedHeights)")
+        #expect(failure == nil, "\(failure.map { "\($0)" } ?? "")")
     }
 
-    /// `SIM_SOAK=<seeds>`: longer fault phases (3×), more heights after the heal, new seeds.
-    @Test("soak (SIM_SOAK=seeds)", .enabled(if: ProcessInfo.processInfo.environment["SIM_SOAK"] != nil))
+    /// `VN_SIM_SOAK=<seeds>`: the soak profile (three times the faults, five heights after the
+    /// deadline) on seeds no CI run uses.
+    @Test("soak", .enabled(if: SimEnvironment.env["VN_SIM_SOAK"] != nil))
     func soak() {
-        let count = UInt64(ProcessInfo.processInfo.environment["SIM_SOAK"] ?? "") ?? 1000
-        for n in [4, 7] {
-            let seeds = 5_000_000..<(5_000_000 + count)
-            let (failures, stats) = runSeeds(seeds, validators: n, heightsAfterHeal: 5, faultScale: 3)
-            print(summary("soak n=\(n)", seeds, stats))
-            for f in failures { Issue.record("\(f)") }
-        }
+        let count = SimEnvironment.number("VN_SIM_SOAK") ?? 1000
+        let base = 5_000_000 + SimEnvironment.seedBase
+        for n in [4, 7] { runSeeds(base..<(base + count), validators: n, profile: .soak) }
     }
 }
