@@ -166,6 +166,14 @@ public struct HTTPFetchClient: Sendable {
         defer { curl_easy_cleanup(handle) }
         var headerList: UnsafeMutablePointer<curl_slist>? = nil
         defer { curl_slist_free_all(headerList) }
+        var resolveList: UnsafeMutablePointer<curl_slist>? = nil
+        defer { curl_slist_free_all(resolveList) }
+        for entry in request.resolve {
+            guard let appended = curl_slist_append(resolveList, entry) else {
+                throw .other(code: -1, message: "curl_slist_append failed")
+            }
+            resolveList = appended
+        }
         for line in plan.headerLines {
             guard let appended = curl_slist_append(headerList, line) else {
                 throw .other(code: -1, message: "curl_slist_append failed")
@@ -184,7 +192,7 @@ public struct HTTPFetchClient: Sendable {
             ("ERRORBUFFER", vn_curl_setopt_ptr(handle, CURLOPT_ERRORBUFFER, transfer.errorBuffer)),
             ("TIMEOUT_MS", vn_curl_setopt_long(handle, CURLOPT_TIMEOUT_MS, plan.timeoutMs)),
             ("CONNECTTIMEOUT_MS", vn_curl_setopt_long(handle, CURLOPT_CONNECTTIMEOUT_MS, plan.connectTimeoutMs)),
-            ("LOW_SPEED_LIMIT", vn_curl_setopt_long(handle, CURLOPT_LOW_SPEED_LIMIT, 1)),
+            ("LOW_SPEED_LIMIT", vn_curl_setopt_long(handle, CURLOPT_LOW_SPEED_LIMIT, request.lowSpeedBytesPerSecond)),
             ("LOW_SPEED_TIME", vn_curl_setopt_long(handle, CURLOPT_LOW_SPEED_TIME, plan.stallSeconds)),
             ("FOLLOWLOCATION", vn_curl_setopt_long(handle, CURLOPT_FOLLOWLOCATION, request.maxRedirects > 0 ? 1 : 0)),
             ("MAXREDIRS", vn_curl_setopt_long(handle, CURLOPT_MAXREDIRS, request.maxRedirects)),
@@ -197,6 +205,13 @@ public struct HTTPFetchClient: Sendable {
             ("NOPROGRESS", vn_curl_setopt_long(handle, CURLOPT_NOPROGRESS, 0)),
             ("HTTPHEADER", vn_curl_setopt_ptr(handle, CURLOPT_HTTPHEADER, headerList)),
         ]
+        if resolveList != nil {
+            setup.append(("RESOLVE", vn_curl_setopt_ptr(handle, CURLOPT_RESOLVE, resolveList)))
+        }
+        if request.noProxy {
+            // An empty proxy string disables every proxy, including those from the environment.
+            setup.append(("PROXY", vn_curl_setopt_str(handle, CURLOPT_PROXY, "")))
+        }
         if request.maxResponseBytes > 0 {
             // Lets libcurl refuse early when Content-Length already exceeds the limit.
             setup.append(
@@ -322,6 +337,15 @@ public struct HTTPFetchClient: Sendable {
         guard request.maxResponseBytes >= 0 else { throw .invalidRequest("maxResponseBytes must not be negative") }
         guard request.maxHeaderBytes > 0 else { throw .invalidRequest("maxHeaderBytes must be positive") }
         guard (0...50).contains(request.maxRedirects) else { throw .invalidRequest("maxRedirects must be in 0...50") }
+        guard request.lowSpeedBytesPerSecond >= 1 else {
+            throw .invalidRequest("lowSpeedBytesPerSecond must be at least 1")
+        }
+        for entry in request.resolve {
+            // host:port:address, no whitespace or control characters (libcurl parses it loosely).
+            guard entry.split(separator: ":", maxSplits: 2).count == 3,
+                !entry.utf8.contains(where: { $0 <= 0x20 || $0 >= 0x7f })
+            else { throw .invalidRequest("resolve entries must be host:port:address") }
+        }
         return Plan(
             headerLines: lines, timeoutMs: timeoutMs, connectTimeoutMs: connectMs,
             stallSeconds: max(1, (stallMs + 999) / 1000))

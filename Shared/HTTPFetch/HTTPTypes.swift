@@ -21,6 +21,17 @@ public struct HTTPRequest: Sendable {
     public var maxRedirects: Int
     /// Schemes allowed for the URL and for every redirect: a non-empty subset of http, https.
     public var allowedSchemes: Set<String>
+    /// Addresses to use instead of DNS, as libcurl's CURLOPT_RESOLVE entries `host:port:address`
+    /// (an IPv6 address in brackets). Pins the connection to an address the caller has checked, so
+    /// a second DNS answer (rebinding) cannot change where the request goes; TLS still verifies the
+    /// certificate against `host`.
+    public var resolve: [String]
+    /// Ignore the `http_proxy` / `https_proxy` / `ALL_PROXY` environment variables, so the
+    /// connection goes where `resolve` says (no proxy in between).
+    public var noProxy: Bool
+    /// The stall limit's threshold: the transfer is aborted when fewer than this many bytes per
+    /// second flow for `stallTimeout`.
+    public var lowSpeedBytesPerSecond: Int
 
     public init(
         url: String,
@@ -33,7 +44,10 @@ public struct HTTPRequest: Sendable {
         maxResponseBytes: Int = 16 << 20,
         maxHeaderBytes: Int = 256 << 10,
         maxRedirects: Int = 5,
-        allowedSchemes: Set<String> = ["http", "https"]
+        allowedSchemes: Set<String> = ["http", "https"],
+        resolve: [String] = [],
+        noProxy: Bool = false,
+        lowSpeedBytesPerSecond: Int = 1
     ) {
         self.url = url
         self.method = method
@@ -46,6 +60,9 @@ public struct HTTPRequest: Sendable {
         self.maxHeaderBytes = maxHeaderBytes
         self.maxRedirects = maxRedirects
         self.allowedSchemes = allowedSchemes
+        self.resolve = resolve
+        self.noProxy = noProxy
+        self.lowSpeedBytesPerSecond = lowSpeedBytesPerSecond
     }
 }
 

@@ -35,6 +35,9 @@ public struct JobQueue<Job: Sendable>: Sendable {
     public var queuedCount: Int { waiting.count }
     public var runningCount: Int { running.count }
 
+    /// The waiting job with this id, if any.
+    public func queued(_ id: [UInt8]) -> Job? { waiting.first { $0.id == id }?.job }
+
     public func isLive(_ id: [UInt8]) -> Bool {
         running[id] != nil || waiting.contains { $0.id == id }
     }
