@@ -54,6 +54,9 @@ public struct SessionTransport: Sendable {
     }
 
     let sessionID: [UInt8]
+    /// The session id the protocol's messages carry (the online signing round carries its
+    /// presigning's); by default the transport's own.
+    let protocolSessionID: [UInt8]
     let me: PartyIndex
     let parties: [PartyIndex]
     let identity: PrivateKey
@@ -76,9 +79,11 @@ public struct SessionTransport: Sendable {
 
     public init(
         sessionID: [UInt8], me: PartyIndex, parties: [PartyIndex], identity: PrivateKey,
-        identities: [PartyIndex: PublicKey], configuration: Configuration = Configuration(), nowMs: UInt64
+        identities: [PartyIndex: PublicKey], configuration: Configuration = Configuration(), nowMs: UInt64,
+        protocolSessionID: [UInt8]? = nil
     ) {
         self.sessionID = sessionID
+        self.protocolSessionID = protocolSessionID ?? sessionID
         self.me = me
         self.parties = parties
         self.identity = identity
@@ -89,6 +94,13 @@ public struct SessionTransport: Sendable {
     }
 
     var peers: [PartyIndex] { parties.filter { $0 != me } }
+
+    /// For logs: our round, each peer's highest round, what is unacknowledged, the counters.
+    public var diagnostics: String {
+        let rounds = peers.map { "\($0):\(highestRound[$0].map(String.init) ?? "-")" }.joined(separator: ",")
+        return "party \(me) round \(currentRound) peers [\(rounds)] unacked \(outstanding.count) "
+            + "duplicates \(duplicateCount) rejected \(rejectedCount)"
+    }
 
     static func aad(sessionID: [UInt8], round: UInt8, sequence: UInt64) -> [UInt8] {
         var w = WireWriter()
@@ -144,7 +156,7 @@ public struct SessionTransport: Sendable {
             } catch { return reject("sealed message: \(error)") }
         }
         guard let message = try? Message(decoding: encoded) else { return reject("malformed message") }
-        guard message.sessionID == sessionID else { return reject("message of another session") }
+        guard message.sessionID == protocolSessionID else { return reject("message of another session") }
         guard message.from == peer else { return reject("message from \(message.from) relayed by \(peer)") }
         guard message.round == round else { return reject("round differs from its envelope") }
         switch message.to {

@@ -33,6 +33,8 @@ public struct Presignature: ~Copyable, Sendable {
     public var keyID: [UInt8] { secrets.keyID }
     public var signers: [PartyIndex] { secrets.signers }
     public var nonce: Point { secrets.nonce }
+    /// The presigning session it came from (its online round's messages carry this id).
+    public var sessionID: [UInt8] { secrets.sessionID }
 
     /// Online signing (GG20 Fig. 7, Phase 7 "one round"): s_i = m·k_i + r·σ_i for the 32-byte
     /// `digest`. Returns the machine that combines the shares and the broadcast carrying s_i.

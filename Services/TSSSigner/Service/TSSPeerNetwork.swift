@@ -1,0 +1,124 @@
+import Logging
+import NIOCore
+import RPC
+import Secp256k1
+import Synchronization
+import Wire
+
+/// MPC datagrams between tss-signers (issue 4). Each datagram travels as a signed envelope
+/// (DESIGN §3: chain id · sender · session · round · sequence · payload, signed with the sender's
+/// validator key) in a `tss.deliver` call to the peer's p2p listener.
+///
+/// Receiving: the envelope must name our chain, its signature must recover to its sender, and the
+/// sender must be a known validator; anything else is refused `unauthenticated` and counted.
+/// Duplicates are not refused here: retransmissions reuse their sequence numbers on purpose, and
+/// the session's `SessionTransport` delivers each message to the protocol once.
+///
+/// Sending: one connection per peer, dialled on demand and re-dialled after a failure. A send that
+/// fails is dropped: the session retransmits until its deadline.
+public final class TSSPeerNetwork: Sendable {
+    public let chainID: String
+    let key: PrivateKey
+    public let me: Address
+    /// Known validators' p2p endpoints (`host:port`).
+    private let endpointTable: Mutex<[Address: (host: String, port: Int)]>
+    let group: any EventLoopGroup
+    let logger: Logger
+    private let clients = Mutex<[Address: RPCClient]>([:])
+    private let rejectedCount = Atomic<Int>(0)
+    private let sentCount = Atomic<Int>(0)
+    private let failedSends = Atomic<Int>(0)
+
+    public init(
+        chainID: String, key: PrivateKey, endpoints: [Address: (host: String, port: Int)], group: any EventLoopGroup,
+        logger: Logger
+    ) throws {
+        self.chainID = chainID
+        self.key = key
+        self.me = try Address(bytes: key.publicKey.ethereumAddressBytes)
+        self.endpointTable = Mutex(endpoints)
+        self.group = group
+        self.logger = logger
+    }
+
+    /// Sets (or replaces) a validator's p2p endpoint.
+    public func setEndpoint(_ peer: Address, host: String, port: Int) {
+        endpointTable.withLock { $0[peer] = (host, port) }
+    }
+
+    func endpoint(_ peer: Address) -> (host: String, port: Int)? { endpointTable.withLock { $0[peer] } }
+
+    public var counters: (sent: Int, failedSends: Int, rejected: Int) {
+        (
+            sentCount.load(ordering: .relaxed), failedSends.load(ordering: .relaxed),
+            rejectedCount.load(ordering: .relaxed)
+        )
+    }
+
+    /// Serves `tss.deliver` on `server`; `deliver` gets every authenticated envelope.
+    public func register(on server: RPCServer, deliver: @escaping @Sendable (Address, Envelope) async -> Void) {
+        server.register(MethodID.tssDeliver, request: Envelope.self) { [self] envelope, _ in
+            func refuse(_ why: String) -> RPCError {
+                rejectedCount.add(1, ordering: .relaxed)
+                return RPCError(.unauthenticated, why)
+            }
+            guard envelope.chainID == chainID else { throw refuse("envelope of chain \(envelope.chainID)") }
+            guard envelope.payloadType == MethodID.tssDatagram else { throw refuse("not an MPC datagram") }
+            let signer: Address
+            do { signer = try envelope.recoverSigner() } catch { throw refuse("bad signature") }
+            guard signer == envelope.sender, endpoint(signer) != nil, signer != me else {
+                throw refuse("sender is not a known validator")
+            }
+            // Acknowledge at once: processing (proof checks) can take longer than the sender's
+            // call timeout, and the session transport orders and deduplicates anyway.
+            Task { await deliver(signer, envelope) }
+            return Empty()
+        }
+    }
+
+    /// Sends one datagram; returns false when it could not be handed to the peer (the caller's
+    /// retransmission covers it).
+    @discardableResult
+    public func send(
+        to peer: Address, session: [UInt8], round: UInt8, sequence: UInt64, bytes: [UInt8]
+    ) async -> Bool {
+        guard let endpoint = endpoint(peer) else { return false }
+        do {
+            let envelope = try Envelope.signed(
+                chainID: chainID, session: session, round: UInt32(round), sequence: sequence,
+                payloadType: MethodID.tssDatagram, payload: bytes, key: key)
+            let client = try await client(for: peer, endpoint)
+            let _: Empty = try await client.call(
+                method: MethodID.tssDeliver, request: envelope, timeout: .seconds(5))
+            sentCount.add(1, ordering: .relaxed)
+            return true
+        } catch {
+            failedSends.add(1, ordering: .relaxed)
+            // Drop the connection: the next send dials again.
+            let stale = clients.withLock { $0.removeValue(forKey: peer) }
+            if let stale { await stale.close() }
+            return false
+        }
+    }
+
+    func client(for peer: Address, _ endpoint: (host: String, port: Int)) async throws -> RPCClient {
+        if let existing = clients.withLock({ $0[peer] }), existing.isActive { return existing }
+        let fresh = try await RPCClient.connect(
+            host: endpoint.host, port: endpoint.port, group: group, connectTimeout: .seconds(2), logger: logger)
+        let winner = clients.withLock { clients -> RPCClient in
+            if let other = clients[peer], other.isActive { return other }
+            clients[peer] = fresh
+            return fresh
+        }
+        if winner !== fresh { await fresh.close() }
+        return winner
+    }
+
+    public func close() async {
+        let all = clients.withLock { clients -> [RPCClient] in
+            defer { clients = [:] }
+            return Array(clients.values)
+        }
+        for client in all { await client.close() }
+    }
+}

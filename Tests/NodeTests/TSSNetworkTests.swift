@@ -1,0 +1,208 @@
+import CryptoPrimitives
+import Foundation
+import Logging
+import MPCTestSupport
+import NIOPosix
+import RPC
+import Secp256k1
+import TSSCore
+import TSSSigner
+import Testing
+import Wire
+
+/// Three tss-signers in one process, each with its own p2p listener on 127.0.0.1: keygen and
+/// signing run over real TCP through signed envelopes, sealed direct messages and the session
+/// transport; a party that never answers is named at the deadline; envelopes of another chain or
+/// from a stranger are refused.
+@Suite(.serialized) struct TSSNetworkTests {
+    struct Node {
+        let key: PrivateKey
+        let server: RPCServer
+        let network: TSSPeerNetwork
+        let manager: TSSSessionManager
+        var address: Address { network.me }
+    }
+
+    static func key(_ i: Int) -> PrivateKey { try! PrivateKey(bytes: SHA256.hash(Array("tss-net-\(i)".utf8))) }
+
+    /// Starts `count` nodes that know each other's endpoints (`silent` ones never start a server).
+    static func nodes(_ count: Int, deadlineMs: UInt64 = 120_000) async throws -> [Node] {
+        let group = MultiThreadedEventLoopGroup.singleton
+        var nodes: [Node] = []
+        for i in 0..<count {
+            let key = Self.key(i)
+            let server = RPCServer(group: group)
+            let network = try TSSPeerNetwork(
+                chainID: "vn-test-1", key: key, endpoints: [:], group: group, logger: Logger(label: "tss-net-\(i)"))
+            let manager = TSSSessionManager(
+                network: network, identity: key,
+                configuration: .init(resendIntervalMs: 200, deadlineMs: deadlineMs))
+            network.register(on: server) { peer, envelope in await manager.deliver(from: peer, envelope) }
+            _ = try await server.start()
+            nodes.append(Node(key: key, server: server, network: network, manager: manager))
+        }
+        for node in nodes {
+            for other in nodes where other.address != node.address {
+                node.network.setEndpoint(other.address, host: "127.0.0.1", port: other.server.port!)
+            }
+        }
+        return nodes
+    }
+
+    static func stop(_ nodes: [Node]) async {
+        for node in nodes {
+            await node.network.close()
+            await node.server.shutdown(gracePeriod: .milliseconds(100))
+        }
+    }
+
+    static func participants(_ nodes: [Node]) -> [TSSSessionManager.Participant] {
+        nodes.map { ($0.address, $0.key.publicKey) }
+            .sorted { $0.0.bytes.lexicographicallyPrecedes($1.0.bytes) }
+            .enumerated().map { TSSSessionManager.Participant(address: $1.0, identity: $1.1, party: PartyIndex($0)) }
+    }
+
+    static func preParams(_ i: Int) -> KeygenPreParams {
+        KeygenPreParams(
+            paillier: MPCFixtures.paillierKeys[i], ringPedersen: MPCFixtures.sharedModulusRingPedersen[i])
+    }
+
+    @Test func keygenAndSigningOverTCP() async throws {
+        let nodes = try await Self.nodes(3)
+        let participants = Self.participants(nodes)
+        let identities = Dictionary(
+            uniqueKeysWithValues: participants.enumerated().map { (PartyIndex($0), $1.identity) })
+        let sid = SHA256.hash(Array("net-keygen".utf8))
+        // Keygen (t = 1) at all three, concurrently.
+        let shares = try await withThrowingTaskGroup(of: KeyShare.self) { group in
+            for (i, node) in nodes.enumerated() {
+                group.addTask {
+                    try await node.manager.run(
+                        sessionID: sid, participants: participants,
+                        start: { me in
+                            var rng = SecureRandomNumberGenerator()
+                            return try Keygen.start(
+                                params: KeygenParameters(
+                                    sessionID: sid, threshold: 1, parties: [0, 1, 2], me: me, identities: identities),
+                                preParams: Self.preParams(i), identityKey: node.key, rng: &rng)
+                        },
+                        receive: { machine, from, message in
+                            var rng = SecureRandomNumberGenerator()
+                            return machine.receive(from: from, message, rng: &rng)
+                        })
+                }
+            }
+            var all: [KeyShare] = []
+            for try await share in group { all.append(share) }
+            return all
+        }
+        #expect(shares.count == 3)
+        #expect(Set(shares.map(\.keyID)).count == 1)
+
+        // Presign + sign by parties 0 and 2 (by their positions in the agreed order).
+        let signers: [PartyIndex] = [0, 2]
+        let digest = SHA256.hash(Array("signed over the network".utf8))
+        let signerNodes = signers.map { index in nodes.first { $0.address == participants[Int(index)].address }! }
+        let signerParticipants = signers.map { participants[Int($0)] }
+        let presignSID = SHA256.hash(Array("net-presign".utf8))
+        let signSID = SHA256.hash(Array("net-sign".utf8))
+        let signatures = try await withThrowingTaskGroup(of: RecoverableSignature.self) { group in
+            for node in signerNodes {
+                let share = shares.first { $0.identities[Int($0.me)] == node.key.publicKey }!
+                group.addTask {
+                    // The presigning session's parties are the signers (indices of the key).
+                    let finished = try await node.manager.runPresigning(
+                        sessionID: presignSID, participants: signerParticipants, share: share, identityKey: node.key)
+                    guard let presignature = finished.takePresignature() else {
+                        throw TSSSessionError.invalidArguments("no presignature")
+                    }
+                    return try await node.manager.runSigning(
+                        sessionID: signSID, participants: signerParticipants, presignature: presignature,
+                        digest: digest, identityKey: node.key)
+                }
+            }
+            var all: [RecoverableSignature] = []
+            for try await signature in group { all.append(signature) }
+            return all
+        }
+        #expect(signatures.count == 2)
+        for signature in signatures {
+            #expect(try PublicKey.recover(signature, digest: digest) == shares[0].groupPublicKey)
+        }
+        await Self.stop(nodes)
+    }
+
+    @Test func aSilentPartyIsNamedAsUnresponsive() async throws {
+        let nodes = try await Self.nodes(3, deadlineMs: 3_000)
+        let participants = Self.participants(nodes)
+        let identities = Dictionary(
+            uniqueKeysWithValues: participants.enumerated().map { (PartyIndex($0), $1.identity) })
+        let sid = SHA256.hash(Array("net-silent".utf8))
+        let silent = participants[2].address
+        // Two of the three start; the third never does.
+        let outcomes = await withTaskGroup(of: (any Error)?.self) { group in
+            for (i, node) in nodes.enumerated() where node.address != silent {
+                group.addTask {
+                    do {
+                        _ = try await node.manager.run(
+                            sessionID: sid, participants: participants,
+                            start: { me in
+                                var rng = SecureRandomNumberGenerator()
+                                return try Keygen.start(
+                                    params: KeygenParameters(
+                                        sessionID: sid, threshold: 1, parties: [0, 1, 2], me: me, identities: identities
+                                    ),
+                                    preParams: Self.preParams(i), identityKey: node.key, rng: &rng)
+                            },
+                            receive: { machine, from, message in
+                                var rng = SecureRandomNumberGenerator()
+                                return machine.receive(from: from, message, rng: &rng)
+                            })
+                        return nil
+                    } catch { return error }
+                }
+            }
+            var all: [(any Error)?] = []
+            for await outcome in group { all.append(outcome) }
+            return all
+        }
+        #expect(outcomes.count == 2)
+        for outcome in outcomes {
+            #expect(outcome as? TSSSessionError == .unresponsive([silent]))
+        }
+        await Self.stop(nodes)
+    }
+
+    @Test func envelopesOfAnotherChainOrFromStrangersAreRefused() async throws {
+        let nodes = try await Self.nodes(2)
+        let target = nodes[0]
+        let client = try await RPCClient.connect(
+            host: "127.0.0.1", port: target.server.port!, group: MultiThreadedEventLoopGroup.singleton)
+        func refused(_ envelope: Envelope) async -> Bool {
+            do {
+                let _: Empty = try await client.call(method: MethodID.tssDeliver, request: envelope)
+                return false
+            } catch { return error.code == .unauthenticated }
+        }
+        let session = SHA256.hash(Array("any".utf8))
+        let known = nodes[1].key
+        #expect(
+            await refused(
+                try Envelope.signed(
+                    chainID: "another-chain", session: session, round: 1, sequence: 1,
+                    payloadType: MethodID.tssDatagram, payload: [0], key: known)))
+        #expect(
+            await refused(
+                try Envelope.signed(
+                    chainID: "vn-test-1", session: session, round: 1, sequence: 1,
+                    payloadType: MethodID.tssDatagram, payload: [0], key: Self.key(99))))
+        #expect(
+            await refused(
+                try Envelope.signed(
+                    chainID: "vn-test-1", session: session, round: 1, sequence: 1, payloadType: 0x0999,
+                    payload: [0], key: known)))
+        #expect(target.network.counters.rejected == 3)
+        await client.close()
+        await Self.stop(nodes)
+    }
+}
