@@ -3,14 +3,15 @@ SHELL := /bin/bash
 .DEFAULT_GOAL := help
 
 SWIFT        ?= swift
-APT_PACKAGES := libsecp256k1-dev libleveldb-dev libssl-dev libcurl4-openssl-dev pkg-config
+APT_PACKAGES := libsecp256k1-dev libleveldb-dev libssl-dev libcurl4-openssl-dev pkg-config \
+                runc bubblewrap umoci skopeo docker-registry busybox-static
 # Release builds (benchmarks) use their own scratch path so debug and release do not evict each other.
 RELEASE_SCRATCH := .build-release
 N ?= 4
 # Benchmark areas of `vn-bench` (one `make bench-<area>` each).
-BENCH_AREAS := protocol chain tss
+BENCH_AREAS := protocol chain tss sandbox consensus
 
-.PHONY: help deps build build-release test test-unit test-devchain test-devnet test-inbox lint format devnet devnet-down devnet-status \
+.PHONY: help deps build build-release test test-unit test-devchain test-devnet test-inbox test-consensus lint format devnet devnet-down devnet-status \
         bench $(addprefix bench-,$(BENCH_AREAS)) fuzz clean
 
 help: ## List the targets
@@ -37,6 +38,7 @@ test: deps ## Run every test: lint, the EVM dev chain, unit/property/integration
 	VN_DEVCHAIN_TESTS=1 $(MAKE) test-unit
 	$(MAKE) test-devnet
 	$(MAKE) test-inbox
+	$(MAKE) test-consensus
 
 test-unit: deps ## Unit, property and in-process integration tests (swift test)
 	$(SWIFT) build --build-tests
@@ -49,6 +51,9 @@ test-devchain: ## The EVM dev chain (py-evm + Vyper contracts, in a venv) and it
 
 test-devnet: build ## Process-level test: 24 processes, readiness, kill -9 recovery, clean teardown
 	bash Tests/Integration/devnet_test.sh
+
+test-consensus: build ## 4 consensus-managers commit blocks across kill -9, a lost quorum and its return
+	bash Tests/Integration/consensus_test.sh
 
 test-inbox: build ## inbox-listener on 2 dev chains: 500 requests exactly once across kill -9 and a reorg
 	bash Tests/Integration/inbox_test.sh

@@ -132,7 +132,8 @@ let package = Package(
             ] + nio, path: "Shared/ServiceKit",
             swiftSettings: strict),
         .target(
-            name: "ConsensusManagerCore", dependencies: ["Wire"], path: "Services/ConsensusManager/Core",
+            name: "ConsensusManagerCore", dependencies: ["Wire", "Tendermint", "CryptoPrimitives", "Secp256k1"],
+            path: "Services/ConsensusManager/Core",
             swiftSettings: strict),
         // Pure GG20 threshold ECDSA protocol layer (issue 3): keygen, presign, sign state machines.
         .target(
@@ -162,7 +163,7 @@ let package = Package(
             dependencies: [
                 "SandboxCore", "HTTPFetch", "CryptoPrimitives", "JSON",
                 .product(name: "WasmKit", package: "WasmKit"), .product(name: "WasmKitWASI", package: "WasmKit"),
-                .product(name: "Logging", package: "swift-log"),
+                .product(name: "WASI", package: "WasmKit"), .product(name: "Logging", package: "swift-log"),
             ],
             path: "Services/SandboxExecutor/Runtime", swiftSettings: strict),
         // Consensus persistence (issue 5): WAL, last-signed guard and block store in data/consensus.
@@ -172,7 +173,7 @@ let package = Package(
     ]
         + service(
             "ConsensusManager", exe: "consensus-manager", folder: "ConsensusManager",
-            extra: ["ConsensusManagerCore"])
+            extra: ["ConsensusManagerCore", "Tendermint", "ConsensusStore", "Secp256k1", "CryptoPrimitives"])
         + service("TSSSigner", exe: "tss-signer", folder: "TSSSigner", extra: ["TSSCore", "TSSStore"])
         + service(
             "InboxListener", exe: "inbox-listener", folder: "InboxListener",
@@ -187,9 +188,19 @@ let package = Package(
             .testTarget(
                 name: "ConsensusTests",
                 dependencies: [
-                    "Tendermint", "Wire", .product(name: "PropertyBased", package: "swift-property-based"),
+                    "Tendermint", "ConsensusStore", "Wire",
+                    .product(name: "PropertyBased", package: "swift-property-based"),
                 ],
                 path: "Tests/ConsensusTests",
+                swiftSettings: strict
+            ),
+            .testTarget(
+                name: "ConsensusManagerCoreTests",
+                dependencies: [
+                    "ConsensusManagerCore", "ConsensusManager", "ConsensusStore", "Tendermint", "Wire", "Secp256k1",
+                    "CryptoPrimitives", "LevelDB", "RPC",
+                ],
+                path: "Tests/ConsensusManagerCoreTests",
                 swiftSettings: strict
             ),
             .testTarget(
@@ -287,7 +298,8 @@ let package = Package(
                 dependencies: [
                     "NodeKit", "ServiceKit", "RPC", "Wire", "Secp256k1", "LevelDB", "ConsensusManager",
                     "ConsensusManagerCore", "TSSSigner", "TSSStore", "InboxListener",
-                    "SandboxExecutor", "BridgeAdapter", "BatchProposer", "TestSupport",
+                    "SandboxExecutor", "BridgeAdapter", "BatchProposer", "TestSupport", "TSSCore", "MPCTestSupport",
+                    "CryptoPrimitives",
                 ],
                 path: "Tests/NodeTests",
                 swiftSettings: strict
@@ -296,7 +308,10 @@ let package = Package(
                 name: "vn-bench",
                 dependencies: [
                     "Wire", "RPC", "EVM", "InboxListenerCore", "TSSCore", "MPCMath", "CryptoPrimitives", "Secp256k1",
+                    "SandboxCore", "SandboxRuntime", .product(name: "WAT", package: "WasmKit"),
+                    "ConsensusManager", "ConsensusManagerCore", "Tendermint",
                     .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                    .product(name: "Logging", package: "swift-log"),
                 ] + nio,
                 path: "Tests/Benchmarks",
                 swiftSettings: strict

@@ -16,6 +16,11 @@ public enum MethodID {
     /// requests to its consensus-manager (only that service's registered connection may call it).
     public static let submitInboxRequests: UInt16 = 0x0110
 
+    /// `ConsensusSubmitTx → ConsensusSubmitTxAck`: a transaction for the consensus mempool.
+    public static let consensusSubmitTx: UInt16 = 0x0130
+    /// `ConsensusBlockQuery → ConsensusBlockReply`: a committed block.
+    public static let consensusGetBlock: UInt16 = 0x0131
+
     /// `SandboxExecuteRequest → SandboxExecuteResponse`: the local consensus-manager has the
     /// sandbox-executor run one job.
     public static let sandboxExecute: UInt16 = 0x0120
@@ -26,6 +31,15 @@ public enum MethodID {
     public static let peerHello: UInt16 = 0x0200
     /// `Envelope(PeerPing) → Envelope(PeerPong)`.
     public static let peerPing: UInt16 = 0x0201
+    /// `Envelope(consensus gossip) → Empty`: proposals, block parts, votes, transactions, status
+    /// and block sync between consensus engines (the payload is `ConsensusGossip` of the
+    /// consensus-manager's core), in their own envelope session.
+    public static let consensusGossip: UInt16 = 0x0210
+
+    /// `Envelope(tss datagram) → Empty`: one MPC datagram from a peer's tss-signer (issue 4).
+    public static let tssDeliver: UInt16 = 0x0300
+    /// The envelope payload type of an MPC datagram (a `SessionTransport` datagram's bytes).
+    public static let tssDatagram: UInt16 = 0x0301
 
     /// A readable name for logs, e.g. `"local.registerService"`, or the hex number.
     public static func name(_ method: UInt16) -> String {
@@ -37,8 +51,12 @@ public enum MethodID {
         case submitInboxRequests: "inbox.submitRequests"
         case sandboxExecute: "sandbox.execute"
         case sandboxCancel: "sandbox.cancel"
+        case tssDeliver: "tss.deliver"
         case peerHello: "p2p.hello"
         case peerPing: "p2p.ping"
+        case consensusSubmitTx: "consensus.submitTx"
+        case consensusGetBlock: "consensus.getBlock"
+        case consensusGossip: "p2p.consensusGossip"
         default: "0x" + Hex.encode([UInt8(method >> 8), UInt8(method & 0xff)])
         }
     }

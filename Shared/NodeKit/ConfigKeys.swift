@@ -185,6 +185,22 @@ extension ConfigKeyDoc {
             read: { .string($0[keyPath: path]) })
     }
 
+    static func strings(
+        _ section: String, _ key: String, _ path: WritableKeyPath<NodeConfig, [String]> & Sendable, type: String,
+        doc: String
+    ) -> ConfigKeyDoc {
+        ConfigKeyDoc(
+            section: section, key: key, type: type, defaultValue: .strings([]), doc: doc, kind: .strings,
+            assign: { (config: inout NodeConfig, raw: ConfigValue) throws(ConfigValueProblem) in
+                guard case .strings(let items) = raw else { throw ConfigValueProblem("expected an array of strings") }
+                guard items.count <= 256, items.allSatisfy({ !$0.isEmpty && $0.utf8.count <= 256 }) else {
+                    throw ConfigValueProblem("at most 256 non-empty entries of at most 256 bytes each")
+                }
+                config[keyPath: path] = items
+            },
+            read: { .strings($0[keyPath: path]) })
+    }
+
     static func peers(
         _ section: String, _ key: String, _ path: WritableKeyPath<NodeConfig, [PeerAddress]> & Sendable, doc: String
     ) -> ConfigKeyDoc {
@@ -272,6 +288,46 @@ public enum ConfigKeys {
             "consensus", "peer_timeout_ms", \.consensus.peerTimeoutMs, default: 30_000, range: 1...maxMs,
             unit: "milliseconds",
             doc: "A peer silent for this long is disconnected (must exceed peer_ping_interval_ms)."),
+        .integer(
+            "consensus", "timeout_propose_ms", \.consensus.timeoutProposeMs, default: 3000, range: 1...maxMs,
+            unit: "milliseconds", doc: "Tendermint timeoutPropose of round 0 (Algorithm 1, line 57)."),
+        .integer(
+            "consensus", "timeout_propose_delta_ms", \.consensus.timeoutProposeDeltaMs, default: 500, range: 0...maxMs,
+            unit: "milliseconds", doc: "Added to timeout_propose_ms per round, so that some round outlasts the delays."),
+        .integer(
+            "consensus", "timeout_prevote_ms", \.consensus.timeoutPrevoteMs, default: 1000, range: 1...maxMs,
+            unit: "milliseconds", doc: "Tendermint timeoutPrevote of round 0 (Algorithm 1, line 61)."),
+        .integer(
+            "consensus", "timeout_prevote_delta_ms", \.consensus.timeoutPrevoteDeltaMs, default: 500, range: 0...maxMs,
+            unit: "milliseconds", doc: "Added to timeout_prevote_ms per round."),
+        .integer(
+            "consensus", "timeout_precommit_ms", \.consensus.timeoutPrecommitMs, default: 1000, range: 1...maxMs,
+            unit: "milliseconds", doc: "Tendermint timeoutPrecommit of round 0 (Algorithm 1, line 65)."),
+        .integer(
+            "consensus", "timeout_precommit_delta_ms", \.consensus.timeoutPrecommitDeltaMs, default: 500,
+            range: 0...maxMs, unit: "milliseconds", doc: "Added to timeout_precommit_ms per round."),
+        .integer(
+            "consensus", "timeout_commit_ms", \.consensus.timeoutCommitMs, default: 1000, range: 0...maxMs,
+            unit: "milliseconds",
+            doc: "Pause after a block is committed before the next height starts (lets transactions gather)."),
+        .integer(
+            "consensus", "gossip_interval_ms", \.consensus.gossipIntervalMs, default: 500, range: 10...maxMs,
+            unit: "milliseconds",
+            doc:
+                "How often the engine reports its height to peers, re-sends its own votes of a stalled round and asks for missing blocks."
+        ),
+        .integer(
+            "consensus", "max_block_bytes", \.consensus.maxBlockBytes, default: 4 << 20, range: 1024...(16 << 20),
+            unit: "bytes", doc: "Largest block (encoded) the engine proposes or accepts."),
+        .integer(
+            "consensus", "block_part_bytes", \.consensus.blockPartBytes, default: 64 << 10, range: 1024...(1 << 20),
+            unit: "bytes", doc: "Size of the parts a proposed block is gossiped in."),
+        .integer(
+            "consensus", "mempool_max_txs", \.consensus.mempoolMaxTxs, default: 10_000, range: 1...10_000_000,
+            unit: "transactions", doc: "Most transactions waiting in the mempool."),
+        .integer(
+            "consensus", "mempool_max_bytes", \.consensus.mempoolMaxBytes, default: 64 << 20, range: 1024...(1 << 30),
+            unit: "bytes", doc: "Most transaction bytes waiting in the mempool."),
 
         // [tss]
         .hostPort(
@@ -309,6 +365,82 @@ public enum ConfigKeys {
         .hostPort(
             "sandbox", "http_listen", \.sandbox.httpListen, default: "127.0.0.1:26665",
             doc: "/healthz, /readyz, /metrics, /status of the sandbox-executor."),
+        .choice(
+            "sandbox", "runtime", \.sandbox.runtime, default: .runc,
+            doc: "Container isolation: runc (default) or bubblewrap (cgroups managed by the executor)."),
+        .filePath(
+            "sandbox", "state_dir", \.sandbox.stateDir,
+            doc:
+                "Bundles, runc state and the image layer cache. Empty: data/sandbox under the home. Relative paths are under the home."
+        ),
+        .integer(
+            "sandbox", "cache_max_mb", \.sandbox.cacheMaxMB, default: 2048, range: 16...1_048_576, unit: "MiB",
+            doc: "Size of the unpacked-image cache; the least recently used images go first."),
+        .integer(
+            "sandbox", "max_concurrent", \.sandbox.maxConcurrent, default: 2, range: 1...256, unit: "jobs",
+            doc: "Jobs running at once."),
+        .integer(
+            "sandbox", "max_queued", \.sandbox.maxQueued, default: 32, range: 0...100_000, unit: "jobs",
+            doc: "Jobs waiting for a slot; more are refused as busy."),
+        .integer(
+            "sandbox", "default_timeout_ms", \.sandbox.defaultTimeoutMs, default: 10_000, range: 1...86_400_000,
+            unit: "milliseconds", doc: "Wall-clock limit of a job that does not ask for one."),
+        .integer(
+            "sandbox", "max_timeout_ms", \.sandbox.maxTimeoutMs, default: 120_000, range: 1...86_400_000,
+            unit: "milliseconds", doc: "The longest wall-clock limit a job may ask for."),
+        .integer(
+            "sandbox", "default_memory_mb", \.sandbox.defaultMemoryMB, default: 256, range: 8...65_536, unit: "MiB",
+            doc: "Memory limit of a job that does not ask for one (swap is not allowed)."),
+        .integer(
+            "sandbox", "max_memory_mb", \.sandbox.maxMemoryMB, default: 4096, range: 8...65_536, unit: "MiB",
+            doc: "The largest memory limit a job may ask for."),
+        .integer(
+            "sandbox", "default_pids", \.sandbox.defaultPids, default: 64, range: 4...65_536, unit: "processes",
+            doc: "Process limit of a job that does not ask for one."),
+        .integer(
+            "sandbox", "max_pids", \.sandbox.maxPids, default: 4096, range: 4...65_536, unit: "processes",
+            doc: "The largest process limit a job may ask for."),
+        .integer(
+            "sandbox", "default_cpu_millicores", \.sandbox.defaultCPUMillicores, default: 1000, range: 10...256_000,
+            unit: "millicores", doc: "CPU quota of a job that does not ask for one (1000 = one core)."),
+        .integer(
+            "sandbox", "max_cpu_millicores", \.sandbox.maxCPUMillicores, default: 4000, range: 10...256_000,
+            unit: "millicores", doc: "The largest CPU quota a job may ask for."),
+        .integer(
+            "sandbox", "default_output_bytes", \.sandbox.defaultOutputBytes, default: 1 << 20, range: 0...(4 << 20),
+            unit: "bytes", doc: "Standard-output cap of a job that does not ask for one; more fails the job."),
+        .integer(
+            "sandbox", "max_output_bytes", \.sandbox.maxOutputBytes, default: 4 << 20, range: 0...(4 << 20),
+            unit: "bytes", doc: "The largest standard-output cap a job may ask for."),
+        .integer(
+            "sandbox", "fetch_max_bytes", \.sandbox.fetchMaxBytes, default: 8 << 20, range: 1...(1 << 30),
+            unit: "bytes", doc: "Largest source document fetched for a job."),
+        .integer(
+            "sandbox", "fetch_timeout_ms", \.sandbox.fetchTimeoutMs, default: 10_000, range: 100...600_000,
+            unit: "milliseconds", doc: "Total time allowed for fetching one source (a slow server fails the job)."),
+        .integer(
+            "sandbox", "fetch_max_redirects", \.sandbox.fetchMaxRedirects, default: 5, range: 0...20,
+            unit: "redirects", doc: "Redirects followed per source; each target is checked like the first URL."),
+        .choice(
+            "sandbox", "allow_image_tags", \.sandbox.allowImageTags, default: .no,
+            doc:
+                "Whether an image may be named by tag alone. Keep no: every validator must run the same bytes, which only a digest pins."
+        ),
+        .strings(
+            "sandbox", "fetch_allow", \.sandbox.fetchAllow,
+            type: "array of \"ip\", \"ip/prefix\" or \"host:port\"",
+            doc:
+                "Private, loopback or link-local addresses that sources may still be fetched from (by default none: a job cannot reach the operator's network)."
+        ),
+        .strings(
+            "sandbox", "insecure_registries", \.sandbox.insecureRegistries, type: "array of \"host:port\"",
+            doc: "OCI registries pulled from over plain http (every other registry needs https)."),
+        .integer(
+            "sandbox", "wasm_fuel", \.sandbox.wasmFuel, default: 1_000_000_000, range: 1_000...1_000_000_000_000,
+            unit: "fuel units", doc: "Instruction budget of a WASM job."),
+        .integer(
+            "sandbox", "wasm_max_memory_mb", \.sandbox.wasmMaxMemoryMB, default: 256, range: 1...4096, unit: "MiB",
+            doc: "Linear-memory cap of a WASM job."),
 
         // [bridge]
         .hostPort(

@@ -226,6 +226,16 @@ extension NodeConfig {
                 "\(consensus.peerTimeoutMs) must exceed consensus.peer_ping_interval_ms (\(consensus.peerPingIntervalMs))"
             )
         }
+        let sandboxPairs: [(String, Int, String, Int)] = [
+            ("default_timeout_ms", sandbox.defaultTimeoutMs, "max_timeout_ms", sandbox.maxTimeoutMs),
+            ("default_memory_mb", sandbox.defaultMemoryMB, "max_memory_mb", sandbox.maxMemoryMB),
+            ("default_pids", sandbox.defaultPids, "max_pids", sandbox.maxPids),
+            ("default_cpu_millicores", sandbox.defaultCPUMillicores, "max_cpu_millicores", sandbox.maxCPUMillicores),
+            ("default_output_bytes", sandbox.defaultOutputBytes, "max_output_bytes", sandbox.maxOutputBytes),
+        ]
+        for (defaultKey, value, maxKey, maximum) in sandboxPairs where value > maximum {
+            problem("sandbox.\(defaultKey)", "\(value) exceeds sandbox.\(maxKey) (\(maximum))")
+        }
         var seenPeers = [Address: Int]()
         for (i, peer) in consensus.persistentPeers.enumerated() {
             if let first = seenPeers[peer.address] {

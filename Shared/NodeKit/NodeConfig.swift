@@ -11,7 +11,7 @@ public struct NodeConfig: Sendable, Equatable {
     public var consensus: Consensus
     public var tss: TSS
     public var inbox: ServiceListen
-    public var sandbox: ServiceListen
+    public var sandbox: Sandbox
     public var bridge: ServiceListen
     public var batch: ServiceListen
     public var local: Local
@@ -37,6 +37,20 @@ public struct NodeConfig: Sendable, Equatable {
         public var dialBackoffMaxMs: Int
         public var peerPingIntervalMs: Int
         public var peerTimeoutMs: Int
+        /// The Tendermint engine (issue 5): round timeouts `base + round × delta` (Algorithm 1's
+        /// timeoutPropose / timeoutPrevote / timeoutPrecommit), the pause after a commit, gossip.
+        public var timeoutProposeMs: Int = 3000
+        public var timeoutProposeDeltaMs: Int = 500
+        public var timeoutPrevoteMs: Int = 1000
+        public var timeoutPrevoteDeltaMs: Int = 500
+        public var timeoutPrecommitMs: Int = 1000
+        public var timeoutPrecommitDeltaMs: Int = 500
+        public var timeoutCommitMs: Int = 1000
+        public var gossipIntervalMs: Int = 500
+        public var maxBlockBytes: Int = 4 << 20
+        public var blockPartBytes: Int = 64 << 10
+        public var mempoolMaxTxs: Int = 10_000
+        public var mempoolMaxBytes: Int = 64 << 20
 
         public var dialBackoff: Backoff {
             Backoff(min: .milliseconds(dialBackoffMinMs), max: .milliseconds(dialBackoffMaxMs))
@@ -55,6 +69,41 @@ public struct NodeConfig: Sendable, Equatable {
         public var keystorePassphraseFile: String = ""
         /// `tss.preparams_pool_target`: pre-params kept ready for keygen.
         public var preparamsPoolTarget: Int = 2
+    }
+
+    /// `[sandbox]`: the sandbox-executor (issue 7): runtime, queue, per-job limits (defaults and
+    /// maxima: a request may ask for less or more than the default, never more than the maximum),
+    /// source fetching and registry policy, the image cache.
+    public struct Sandbox: Sendable, Equatable {
+        public var rpcListen: HostPort
+        public var httpListen: HostPort
+        public var runtime: SandboxRuntimeKind = .runc
+        /// Bundles, runc state and the layer cache; empty: `<home>/data/sandbox`.
+        public var stateDir: String = ""
+        public var cacheMaxMB: Int = 2048
+        public var maxConcurrent: Int = 2
+        public var maxQueued: Int = 32
+        public var defaultTimeoutMs: Int = 10_000
+        public var maxTimeoutMs: Int = 120_000
+        public var defaultMemoryMB: Int = 256
+        public var maxMemoryMB: Int = 4096
+        public var defaultPids: Int = 64
+        public var maxPids: Int = 4096
+        public var defaultCPUMillicores: Int = 1000
+        public var maxCPUMillicores: Int = 4000
+        public var defaultOutputBytes: Int = 1 << 20
+        public var maxOutputBytes: Int = 4 << 20
+        public var fetchMaxBytes: Int = 8 << 20
+        public var fetchTimeoutMs: Int = 10_000
+        public var fetchMaxRedirects: Int = 5
+        public var allowImageTags: YesNo = .no
+        /// Addresses source fetches may reach although private or loopback: `a.b.c.d/len`, `ip`,
+        /// or `host:port`.
+        public var fetchAllow: [String] = []
+        /// Registries reached over plain http (`host:port`); every other one needs https.
+        public var insecureRegistries: [String] = []
+        public var wasmFuel: Int = 1_000_000_000
+        public var wasmMaxMemoryMB: Int = 256
     }
 
     /// The two listeners every service has: local framed RPC and the HTTP endpoints.
@@ -97,7 +146,7 @@ public struct NodeConfig: Sendable, Equatable {
         case .consensusManager: ServiceListen(rpcListen: consensus.rpcListen, httpListen: consensus.httpListen)
         case .tssSigner: ServiceListen(rpcListen: tss.rpcListen, httpListen: tss.httpListen)
         case .inboxListener: inbox
-        case .sandboxExecutor: sandbox
+        case .sandboxExecutor: ServiceListen(rpcListen: sandbox.rpcListen, httpListen: sandbox.httpListen)
         case .bridgeAdapter: bridge
         case .batchProposer: batch
         }
@@ -125,12 +174,26 @@ public struct NodeConfig: Sendable, Equatable {
             dialBackoffMinMs: 0, dialBackoffMaxMs: 0, peerPingIntervalMs: 0, peerTimeoutMs: 0)
         tss = TSS(p2pListen: zero, rpcListen: zero, httpListen: zero)
         inbox = ServiceListen(rpcListen: zero, httpListen: zero)
-        sandbox = inbox
+        sandbox = Sandbox(rpcListen: zero, httpListen: zero)
         bridge = inbox
         batch = inbox
         local = Local(consensusRPCOverride: nil, heartbeatIntervalMs: 0, serviceTimeoutMs: 0)
         rpc = RPCLimits(maxFrameBytes: 0)
     }
+}
+
+/// Which isolation the sandbox-executor runs containers with.
+public enum SandboxRuntimeKind: String, Sendable, CaseIterable {
+    case runc
+    case bubblewrap
+}
+
+/// A yes/no switch in the configuration.
+public enum YesNo: String, Sendable, CaseIterable {
+    case no
+    case yes
+
+    public var isYes: Bool { self == .yes }
 }
 
 public enum LogFormat: String, Sendable, CaseIterable {

@@ -41,7 +41,7 @@ protocol BenchArea: Sendable {
 }
 
 enum BenchRegistry {
-    static let areas: [any BenchArea] = [ProtocolBench(), ChainBench(), TSSBench()]
+    static let areas: [any BenchArea] = [ProtocolBench(), ChainBench(), TSSBench(), SandboxBench(), ConsensusBench()]
 }
 
 /// One line of output: `{"bench":…,"unit":…,"p50":…,"p99":…,"n":…,"note":…}`.

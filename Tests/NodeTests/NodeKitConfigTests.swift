@@ -38,7 +38,11 @@ struct NodeKitConfigTests {
         for entry in ConfigKeys.all {
             let value: ConfigValue
             switch entry.defaultValue {
-            case .integer(let i): value = .integer(i == 1024 ? 2048 : i + 1)
+            case .integer(let i):
+                // One more, or one less where the default is the top of the range.
+                let up = ConfigValue.integer(i == 1024 ? 2048 : i + 1)
+                var probe = config
+                value = (try? entry.set(up, in: &probe)) != nil ? up : .integer(i - 1)
             case .strings:
                 value = .strings([
                     "0x00000000000000000000000000000000000000aa@10.0.0.1:1",
@@ -49,7 +53,9 @@ struct NodeKitConfigTests {
                     port += 1
                     value = .string("10.1.2.3:\(port)")
                 } else if entry.type.hasPrefix("one of") {
-                    value = .string(s == "info" ? "debug" : s == "json" ? "text" : s)
+                    // Another of the listed choices ("info" → "debug" for the log level).
+                    let choices = entry.type.dropFirst("one of: ".count).split(separator: ", ").map(String.init)
+                    value = .string(s == "info" ? "debug" : choices.first { $0 != s } ?? s)
                 } else {
                     value = .string("renamed \"node\"")
                 }
