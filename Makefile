@@ -39,6 +39,7 @@ test: deps ## Run every test: lint, the EVM dev chain, unit/property/integration
 	$(MAKE) test-devnet
 	$(MAKE) test-inbox
 	$(MAKE) test-consensus
+	bash Tests/Integration/sandbox/leftovers.sh
 
 test-unit: deps ## Unit, property and in-process integration tests (swift test)
 	$(SWIFT) build --build-tests
