@@ -36,6 +36,12 @@ public enum SandboxExecutorService: LocalServiceDefinition {
     /// it could not be built (the service then answers `unavailable` and is never ready).
     static let built = Mutex<Result<Executor, SandboxError>?>(nil)
 
+    /// Stops the executor `registerHandlers` built (what a graceful stop of the process does):
+    /// jobs cancelled, containers, bundles and cgroups removed. For hosts that embed the handlers.
+    public static func shutdownExecutor() async {
+        if case .success(let executor) = built.withLock({ $0 }) { await executor.shutdown() }
+    }
+
     public static func registerHandlers(
         on server: RPCServer, context: ServiceContext, stores: [NodeHome.Store: LevelDBStore]
     ) {
