@@ -77,11 +77,14 @@ devnet-status: ## Show the local network's processes and readiness
 
 # Benchmarks print only JSON lines on stdout (DESIGN §8): the build's output goes to stderr.
 bench: deps ## Every benchmark; one JSON object per line on stdout
-	@$(SWIFT) build -c release --scratch-path $(RELEASE_SCRATCH) --product vn-bench >&2
+	@$(SWIFT) build -c release --scratch-path $(RELEASE_SCRATCH) >&2
 	@$(RELEASE_SCRATCH)/release/vn-bench all
 
 $(addprefix bench-,$(BENCH_AREAS)): bench-%: deps
 	@$(SWIFT) build -c release --scratch-path $(RELEASE_SCRATCH) --product vn-bench >&2
+	@# The tss area also runs consensus-manager and tss-signer processes (release, next to vn-bench).
+	@if [ "$*" = tss ]; then for p in consensus-manager tss-signer; do \
+	  $(SWIFT) build -c release --scratch-path $(RELEASE_SCRATCH) --product $$p >&2 || exit 1; done; fi
 	@$(RELEASE_SCRATCH)/release/vn-bench $*
 
 fuzz: deps ## libFuzzer over the frame and message decoders (RUNS=1000000)

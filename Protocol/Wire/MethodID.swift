@@ -36,10 +36,46 @@ public enum MethodID {
     /// consensus-manager's core), in their own envelope session.
     public static let consensusGossip: UInt16 = 0x0210
 
+    /// Local operator API of the consensus-manager for threshold keys (loopback callers only).
+    /// `TSSApproveRequest → TSSAuthorizeReply`: approve sessions (until the PoS application
+    /// exists, the only approvals a consensus-manager gives).
+    public static let consensusTSSApprove: UInt16 = 0x0140
+    /// `TSSKeygenRequest → TSSKeyInfo`: approve the keygen and have the local tss-signer run it.
+    public static let consensusTSSKeygen: UInt16 = 0x0141
+    /// `TSSSignRequest → TSSSignature`: approve and have the local tss-signer coordinate it.
+    public static let consensusTSSSign: UInt16 = 0x0142
+    /// `TSSReshareRequest → TSSKeyInfo`.
+    public static let consensusTSSReshare: UInt16 = 0x0143
+    /// `TSSKeyQuery → TSSKeyInfo`: a fresh key under the same id, same parties and threshold.
+    public static let consensusTSSRekey: UInt16 = 0x0144
+    /// `TSSKeyQuery → TSSKeyList`: GetKey (a key id) or ListKeys (empty).
+    public static let consensusTSSKeys: UInt16 = 0x0145
+    /// `TSSAuthorizeRequest → TSSAuthorizeReply`: the local tss-signer (its registered
+    /// connection only) asks before taking part in any session.
+    public static let consensusTSSAuthorize: UInt16 = 0x0146
+
     /// `Envelope(tss datagram) → Empty`: one MPC datagram from a peer's tss-signer (issue 4).
     public static let tssDeliver: UInt16 = 0x0300
     /// The envelope payload type of an MPC datagram (a `SessionTransport` datagram's bytes).
     public static let tssDatagram: UInt16 = 0x0301
+    /// `Envelope(TSSSessionProposal) → Empty`: a coordinator announces a session; the peer asks
+    /// its own consensus-manager and joins, or refuses (`permissionDenied`, `failedPrecondition`).
+    public static let tssPropose: UInt16 = 0x0302
+    /// The envelope payload type of a `TSSSessionProposal`.
+    public static let tssProposal: UInt16 = 0x0303
+
+    /// The consensus-manager → its tss-signer: each request is an `Envelope` signed with the
+    /// node's validator key (payload type = the method), so only the local consensus-manager is
+    /// obeyed. `Envelope(TSSKeygenRequest) → TSSKeyInfo`.
+    public static let tssKeygen: UInt16 = 0x0310
+    /// `Envelope(TSSSignRequest) → TSSSignature`.
+    public static let tssSign: UInt16 = 0x0311
+    /// `Envelope(TSSReshareRequest) → TSSKeyInfo`.
+    public static let tssReshare: UInt16 = 0x0312
+    /// `Envelope(TSSKeyQuery) → TSSKeyInfo`.
+    public static let tssRekey: UInt16 = 0x0313
+    /// `Envelope(TSSKeyQuery) → TSSKeyList`.
+    public static let tssKeys: UInt16 = 0x0314
 
     /// A readable name for logs, e.g. `"local.registerService"`, or the hex number.
     public static func name(_ method: UInt16) -> String {
@@ -52,6 +88,19 @@ public enum MethodID {
         case sandboxExecute: "sandbox.execute"
         case sandboxCancel: "sandbox.cancel"
         case tssDeliver: "tss.deliver"
+        case tssPropose: "tss.propose"
+        case tssKeygen: "tss.keygen"
+        case tssSign: "tss.sign"
+        case tssReshare: "tss.reshare"
+        case tssRekey: "tss.rekey"
+        case tssKeys: "tss.keys"
+        case consensusTSSApprove: "consensus.tssApprove"
+        case consensusTSSKeygen: "consensus.tssKeygen"
+        case consensusTSSSign: "consensus.tssSign"
+        case consensusTSSReshare: "consensus.tssReshare"
+        case consensusTSSRekey: "consensus.tssRekey"
+        case consensusTSSKeys: "consensus.tssKeys"
+        case consensusTSSAuthorize: "consensus.tssAuthorize"
         case peerHello: "p2p.hello"
         case peerPing: "p2p.ping"
         case consensusSubmitTx: "consensus.submitTx"

@@ -349,6 +349,25 @@ public enum ConfigKeys {
             doc:
                 "Keygen pre-params (two safe primes each) generated in the background at low priority and kept sealed in data/tss.db; keygen takes one."
         ),
+        .peers(
+            "tss", "persistent_peers", \.tss.persistentPeers,
+            doc:
+                "Other validators' tss-signers, as \"0xVALIDATORADDRESS@host:port\" (their tss.p2p_listen); MPC sessions run only with these. In the environment: comma-separated."
+        ),
+        .integer(
+            "tss", "session_timeout_ms", \.tss.sessionTimeoutMs, default: 60_000, range: 1_000...3_600_000,
+            unit: "milliseconds",
+            doc:
+                "Deadline of one MPC session (keygen, presign, sign, reshare); a party still silent then is named unresponsive."
+        ),
+        .integer(
+            "tss", "resend_interval_ms", \.tss.resendIntervalMs, default: 500, range: 20...60_000, unit: "milliseconds",
+            doc: "Retransmission interval of unacknowledged MPC messages within a session."),
+        .integer(
+            "tss", "presign_pool_target", \.tss.presignPoolTarget, default: 4, range: 0...1024, unit: "presignatures",
+            doc:
+                "Presignatures this node keeps ready per key for the signer set it coordinates (itself and the next t parties); each is used once. 0 disables the pool. Needs a standing presign approval at every signer's consensus-manager."
+        ),
 
         // [inbox]
         .hostPort(

@@ -236,13 +236,16 @@ extension NodeConfig {
         for (defaultKey, value, maxKey, maximum) in sandboxPairs where value > maximum {
             problem("sandbox.\(defaultKey)", "\(value) exceeds sandbox.\(maxKey) (\(maximum))")
         }
-        var seenPeers = [Address: Int]()
-        for (i, peer) in consensus.persistentPeers.enumerated() {
-            if let first = seenPeers[peer.address] {
-                problem(
-                    "consensus.persistent_peers", "entries \(first) and \(i) name the same validator \(peer.address)")
-            } else {
-                seenPeers[peer.address] = i
+        for (key, peers) in [
+            ("consensus.persistent_peers", consensus.persistentPeers), ("tss.persistent_peers", tss.persistentPeers),
+        ] {
+            var seenPeers = [Address: Int]()
+            for (i, peer) in peers.enumerated() {
+                if let first = seenPeers[peer.address] {
+                    problem(key, "entries \(first) and \(i) name the same validator \(peer.address)")
+                } else {
+                    seenPeers[peer.address] = i
+                }
             }
         }
         // Two listeners of this node on one port would fail at bind time; say which keys clash.

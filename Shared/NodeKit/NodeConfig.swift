@@ -69,6 +69,14 @@ public struct NodeConfig: Sendable, Equatable {
         public var keystorePassphraseFile: String = ""
         /// `tss.preparams_pool_target`: pre-params kept ready for keygen.
         public var preparamsPoolTarget: Int = 2
+        /// `tss.persistent_peers`: other validators' tss-signer p2p endpoints.
+        public var persistentPeers: [PeerAddress] = []
+        /// `tss.session_timeout_ms`: deadline of one MPC session.
+        public var sessionTimeoutMs: Int = 60_000
+        /// `tss.resend_interval_ms`: retransmission interval within a session.
+        public var resendIntervalMs: Int = 500
+        /// `tss.presign_pool_target`: presignatures kept ready per key.
+        public var presignPoolTarget: Int = 4
     }
 
     /// `[sandbox]`: the sandbox-executor (issue 7): runtime, queue, per-job limits (defaults and

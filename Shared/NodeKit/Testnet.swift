@@ -141,6 +141,9 @@ extension NodeSetup {
             configs[node].consensus.persistentPeers = (0..<validators).filter { $0 != node }.map { peer in
                 PeerAddress(address: validatorKeys[peer].address, endpoint: configs[peer].consensus.p2pListen)
             }
+            configs[node].tss.persistentPeers = (0..<validators).filter { $0 != node }.map { peer in
+                PeerAddress(address: validatorKeys[peer].address, endpoint: configs[peer].tss.p2pListen)
+            }
             // Same checks as loading the file would apply.
             let problems = configs[node].crossCheck()
             guard problems.isEmpty else {

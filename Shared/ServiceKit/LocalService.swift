@@ -25,6 +25,11 @@ public protocol LocalServiceDefinition: ServiceIdentity {
     static func extras(
         context: ServiceContext, stores: [NodeHome.Store: LevelDBStore], link: ConsensusLink
     ) throws -> LocalServiceExtras
+    /// As above, for a service whose RPC handlers need its own behaviour (the tss-signer's node):
+    /// `server` is the service's RPC server, not started yet. Default: the variant above.
+    static func extras(
+        context: ServiceContext, stores: [NodeHome.Store: LevelDBStore], link: ConsensusLink, server: RPCServer
+    ) throws -> LocalServiceExtras
 }
 
 /// What a service adds to the shared process shape: its own long-running services (run after the
@@ -52,6 +57,10 @@ extension LocalServiceDefinition {
     public static func extras(
         context: ServiceContext, stores: [NodeHome.Store: LevelDBStore], link: ConsensusLink
     ) throws -> LocalServiceExtras { LocalServiceExtras() }
+
+    public static func extras(
+        context: ServiceContext, stores: [NodeHome.Store: LevelDBStore], link: ConsensusLink, server: RPCServer
+    ) throws -> LocalServiceExtras { try extras(context: context, stores: stores, link: link) }
 }
 
 /// The process shape every local service shares: its RPC server, its HTTP endpoints, its stores
@@ -73,7 +82,7 @@ public enum LocalServiceRunner {
         D.registerHandlers(on: rpc, context: context, stores: stores)
         let link = ConsensusLink(
             context: context, rpcAddress: "\(listen.rpcListen)", httpAddress: "\(listen.httpListen)", group: group)
-        let extras = try D.extras(context: context, stores: stores, link: link)
+        let extras = try D.extras(context: context, stores: stores, link: link, server: rpc)
         let started = Monotonic.nowMs()
         let storeChecks = D.stores.map { ReadinessCheck.levelDB(name: "database:\($0.rawValue)", store: stores[$0]!) }
         let http = HealthHTTPServer(

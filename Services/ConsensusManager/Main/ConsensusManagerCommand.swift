@@ -11,6 +11,7 @@ struct ConsensusManagerCommand: AsyncParsableCommand {
         subcommands: [
             ConsensusManagerStartCommand.self, InitCommand.self, TestnetCommand.self, ConfigCommand.self,
             ProbeCommand<ConsensusManagerIdentity>.self, ConsensusTxCommand.self, ConsensusBlockCommand.self,
+            TSSCommand.self,
         ],
         defaultSubcommand: ConsensusManagerStartCommand.self)
 }

@@ -22,6 +22,8 @@ public final class ConsensusManagerNode: Sendable {
     let store: LevelDBStore
     let peerProtocol: PeerProtocol
     let inbox: InboxIntakeStore
+    /// Threshold-key sessions: the operator API and the tss-signer's authorizations (issue 4).
+    public let tss: TSSOperator
     /// The Tendermint engine and its gossip links (issue 5).
     public let engine: ConsensusEngine
     public let transport: ConsensusTransport
@@ -56,6 +58,7 @@ public final class ConsensusManagerNode: Sendable {
             LocalServiceRegistry(
                 expected: Self.localServices, timeoutMs: UInt64(context.config.local.serviceTimeoutMs)))
         self.inbox = try InboxIntakeStore(store: store, logger: context.logger)
+        self.tss = TSSOperator(context: context)
         self.peerProtocol = PeerProtocol(
             chainID: genesis.chainID, key: context.validatorKey.privateKey, selfAddress: me,
             validators: Set(genesis.validators.map(\.address)))
@@ -109,6 +112,9 @@ public final class ConsensusManagerNode: Sendable {
                 throw RPCError(.permissionDenied, "only the registered local inbox-listener may submit inbox requests")
             }
             return try inbox.submit(batch)
+        }
+        tss.register(on: server) { [self] connection in
+            registry.withLock { $0.entry(.tssSigner)?.connection == connection }
         }
         server.register(MethodID.consensusSubmitTx, request: ConsensusSubmitTx.self) { [self] request, _ in
             do {
@@ -268,6 +274,7 @@ public final class ConsensusManagerNode: Sendable {
                     ])
                 }),
             "inbox": inbox.statusJSON,
+            "tss": .object(["approvals": .int(tss.approvals)]),
             "envelopes": .object([
                 "accepted": .uint(counters.accepted), "bad_signature": .uint(counters.badSignature),
                 "signer_mismatch": .uint(counters.signerMismatch), "wrong_chain": .uint(counters.wrongChain),

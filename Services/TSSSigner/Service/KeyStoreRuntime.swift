@@ -45,6 +45,37 @@ public struct TSSKeyStoreRuntime: Sendable {
         return TSSKeyStoreRuntime(store: store, pool: pool, generator: PreParamsPoolService(pool: pool, logger: logger))
     }
 
+    /// Adds pre-params made elsewhere (safe primes p, q per item, hex) to the pool of the stopped
+    /// tss-signer of `home`: each pair is checked (safe primes, equal size, N ≥ 2048 bits) before
+    /// it is sealed. For operators with a faster machine, and for tests that must not wait for
+    /// primes. Returns how many were added and how many are ready now.
+    public static func importPreParams(
+        home: NodeHome, pairs: [(p: String, q: String)], logger: Logger
+    ) throws -> (
+        added: Int, ready: Int
+    ) {
+        let config = try NodeConfig.load(home: home)
+        let db = try LevelDBStore(path: home.dataPath(.tss))
+        defer { db.close() }
+        let passphrase = try loadPassphrase(config: config.tss, home: home, db: db, logger: logger)
+        let store = try KeyStore.open(db: db, passphrase: passphrase)
+        let pool = try PreParamsPool(store: store, target: config.tss.preparamsPoolTarget)
+        var added = 0
+        for (i, pair) in pairs.enumerated() {
+            do {
+                let p = try BigNum(hex: pair.p, secret: true)
+                let q = try BigNum(hex: pair.q, secret: true)
+                _ = try PaillierSecretKey(p: p, q: q, validatingPrimes: true)
+                try pool.add(
+                    try StoredPreParams(p: p, q: q, seed: SecretBytes.random(count: StoredPreParams.seedByteCount)))
+                added += 1
+            } catch {
+                throw KeyStoreError.invalidArgument("pre-params item \(i): \(error)")
+            }
+        }
+        return (added, pool.status.ready)
+    }
+
     /// The passphrase file's contents (one trailing newline dropped). With the default setting a
     /// missing file is created (32 random bytes, hex, mode 0600), but only for a store that has
     /// never been sealed: otherwise the shards would be unreadable, so that is an error.

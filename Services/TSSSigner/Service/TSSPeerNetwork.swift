@@ -2,6 +2,7 @@ import Logging
 import NIOCore
 import RPC
 import Secp256k1
+import ServiceKit
 import Synchronization
 import Wire
 
@@ -28,6 +29,7 @@ public final class TSSPeerNetwork: Sendable {
     private let rejectedCount = Atomic<Int>(0)
     private let sentCount = Atomic<Int>(0)
     private let failedSends = Atomic<Int>(0)
+    private let lastContact = Mutex<[Address: UInt64]>([:])
 
     public init(
         chainID: String, key: PrivateKey, endpoints: [Address: (host: String, port: Int)], group: any EventLoopGroup,
@@ -76,6 +78,69 @@ public final class TSSPeerNetwork: Sendable {
         }
     }
 
+    /// Serves `tss.propose`: `handle` gets every authenticated proposal and its sender; its
+    /// error (a refusal) goes back to the coordinator.
+    public func registerProposals(
+        on server: RPCServer,
+        handle: @escaping @Sendable (TSSSessionProposal, Address) async throws(RPCError) -> Void
+    ) {
+        server.register(MethodID.tssPropose, request: Envelope.self) { [self] envelope, _ in
+            func refuse(_ why: String) -> RPCError {
+                rejectedCount.add(1, ordering: .relaxed)
+                return RPCError(.unauthenticated, why)
+            }
+            guard envelope.chainID == chainID else { throw refuse("envelope of chain \(envelope.chainID)") }
+            guard envelope.payloadType == MethodID.tssProposal else { throw refuse("not a session proposal") }
+            let signer: Address
+            do { signer = try envelope.recoverSigner() } catch { throw refuse("bad signature") }
+            guard signer == envelope.sender, endpoint(signer) != nil, signer != me else {
+                throw refuse("sender is not a known validator")
+            }
+            let proposal: TSSSessionProposal
+            do { proposal = try TSSSessionProposal.decode(envelope.payload) } catch {
+                throw RPCError(.invalidArgument, "malformed proposal: \(error)")
+            }
+            guard envelope.session == proposal.sessionID(chainID: chainID) else {
+                throw RPCError(.invalidArgument, "the envelope's session is not the proposal's id")
+            }
+            try await handle(proposal, signer)
+            return Empty()
+        }
+    }
+
+    /// Proposes a session to `peer`; returns when it joined, throws its refusal (`RPCError`) or
+    /// `unavailable` when it cannot be reached.
+    public func propose(_ proposal: TSSSessionProposal, sessionID: [UInt8], to peer: Address) async throws(RPCError) {
+        guard let endpoint = endpoint(peer) else { throw RPCError(.failedPrecondition, "no endpoint for \(peer)") }
+        let client: RPCClient
+        do {
+            client = try await self.client(for: peer, endpoint)
+        } catch {
+            throw RPCError(.unavailable, "cannot connect to \(peer) at \(endpoint.host):\(endpoint.port)")
+        }
+        do {
+            let envelope = try Envelope.signed(
+                chainID: chainID, session: sessionID, round: 0, sequence: proposal.nonce,
+                payloadType: MethodID.tssProposal, payload: proposal, key: key)
+            let _: Empty = try await client.call(method: MethodID.tssPropose, request: envelope, timeout: .seconds(20))
+            lastContact.withLock { $0[peer] = Monotonic.nowMs() }
+        } catch let error as RPCError {
+            if error.code == .unavailable || error.code == .deadlineExceeded {
+                let stale = clients.withLock { $0.removeValue(forKey: peer) }
+                if let stale { await stale.close() }
+            }
+            throw error
+        } catch {
+            throw RPCError(.internal, "\(error)")
+        }
+    }
+
+    /// Peers that answered a call in the last 60 s.
+    public var connectedPeers: Int {
+        let now = Monotonic.nowMs()
+        return lastContact.withLock { $0.values.filter { $0 + 60_000 >= now }.count }
+    }
+
     /// Sends one datagram; returns false when it could not be handed to the peer (the caller's
     /// retransmission covers it).
     @discardableResult
@@ -91,6 +156,7 @@ public final class TSSPeerNetwork: Sendable {
             let _: Empty = try await client.call(
                 method: MethodID.tssDeliver, request: envelope, timeout: .seconds(5))
             sentCount.add(1, ordering: .relaxed)
+            lastContact.withLock { $0[peer] = Monotonic.nowMs() }
             return true
         } catch {
             failedSends.add(1, ordering: .relaxed)

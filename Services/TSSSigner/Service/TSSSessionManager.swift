@@ -13,6 +13,8 @@ public enum TSSSessionError: Error, Sendable, Equatable, CustomStringConvertible
     case duplicateSession
     /// Bad arguments (not a participant, unknown peer, ...).
     case invalidArguments(String)
+    /// Ended here before its outcome (a participant refused to join, or the node stops).
+    case cancelled(String)
 
     public var description: String {
         switch self {
@@ -20,6 +22,7 @@ public enum TSSSessionError: Error, Sendable, Equatable, CustomStringConvertible
         case .unresponsive(let silent): "unresponsive: \(silent.map(\.description))"
         case .duplicateSession: "a session with this id is already running"
         case .invalidArguments(let why): "invalid arguments: \(why)"
+        case .cancelled(let why): "cancelled: \(why)"
         }
     }
 }
@@ -51,6 +54,7 @@ public actor TSSSessionManager {
         func deliver(from peer: Address, _ envelope: Envelope, nowMs: UInt64) -> [SessionTransport.Datagram]
         func tick(nowMs: UInt64) -> (resend: [SessionTransport.Datagram], finished: Bool)
         var addressOf: [PartyIndex: Address] { get }
+        func cancel(_ error: TSSSessionError)
     }
 
     final class Session<Machine, Output: Sendable>: Running {
@@ -108,6 +112,8 @@ public actor TSSSessionManager {
             return (try? transport.send(out)) ?? []
         }
 
+        func cancel(_ error: TSSSessionError) { finish(.failure(error)) }
+
         func tick(nowMs: UInt64) -> (resend: [SessionTransport.Datagram], finished: Bool) {
             switch transport.tick(nowMs: nowMs) {
             case .idle: return ([], false)
@@ -146,6 +152,27 @@ public actor TSSSessionManager {
     }
 
     public var runningSessions: Int { sessions.count }
+
+    /// Ends every running session with `error` (the service stops).
+    public func cancelAll(_ error: TSSSessionError) {
+        let running = sessions
+        sessions = [:]
+        deadlines = [:]
+        early = [:]
+        for session in running.values { session.cancel(error) }
+    }
+
+    /// Drops the datagrams kept for a session that will not start here (it was refused).
+    public func discardEarly(_ sessionID: [UInt8]) { early[sessionID] = nil }
+
+    /// Ends a running session with `error` (its awaiting caller throws it). False if no such session.
+    @discardableResult
+    public func cancel(_ sessionID: [UInt8], _ error: TSSSessionError) -> Bool {
+        guard let session = sessions.removeValue(forKey: sessionID) else { return false }
+        deadlines[sessionID] = nil
+        session.cancel(error)
+        return true
+    }
 
     /// An envelope from `peer` (authenticated by the network).
     public func deliver(from peer: Address, _ envelope: Envelope) {

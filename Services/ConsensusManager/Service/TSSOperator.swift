@@ -1,0 +1,157 @@
+import ConsensusManagerCore
+import Foundation
+import Logging
+import NIOPosix
+import NodeKit
+import RPC
+import ServiceKit
+import Synchronization
+import Wire
+
+/// The consensus-manager's side of threshold signing (issue 4):
+///
+/// - the operator API on the local RPC listener (loopback callers only): approve sessions, and
+///   keygen / sign / reshare / re-key / keys, each recorded as an approval and then forwarded to
+///   this node's tss-signer as a request signed with the validator key (`LocalSignedRequest`);
+/// - `consensus.tssAuthorize`, which only this node's registered tss-signer may call, answered
+///   from the `TSSApprovalTable`.
+public final class TSSOperator: Sendable {
+    let context: ServiceContext
+    let logger: Logger
+    let table = Mutex(TSSApprovalTable())
+    private let client = Mutex<RPCClient?>(nil)
+
+    public init(context: ServiceContext) {
+        self.context = context
+        self.logger = context.logger
+    }
+
+    static func nowMs() -> UInt64 { UInt64(max(0, Date().timeIntervalSince1970 * 1000)) }
+
+    public var approvals: Int { table.withLock { $0.count } }
+
+    /// `isTSSSigner`: whether a connection is the registered tss-signer's (the registry lives in
+    /// the node).
+    public func register(on server: RPCServer, isTSSSigner: @escaping @Sendable (UInt64) -> Bool) {
+        server.registerSync(MethodID.consensusTSSApprove, request: TSSApproveRequest.self) { [self] request, call in
+            try Self.loopbackOnly(call)
+            return try approve(request)
+        }
+        server.register(MethodID.consensusTSSKeygen, request: TSSKeygenRequest.self) { [self] request, call in
+            try Self.loopbackOnly(call)
+            try approve(TSSApproveRequest(kind: .keygen, keyID: request.keyID))
+            let info: TSSKeyInfo = try await forward(request, method: MethodID.tssKeygen, timeout: .seconds(180))
+            return info
+        }
+        server.register(MethodID.consensusTSSRekey, request: TSSKeyQuery.self) { [self] request, call in
+            try Self.loopbackOnly(call)
+            guard !request.keyID.isEmpty else { throw RPCError(.invalidArgument, "rekey needs a key id") }
+            try approve(TSSApproveRequest(kind: .keygen, keyID: request.keyID))
+            let info: TSSKeyInfo = try await forward(request, method: MethodID.tssRekey, timeout: .seconds(180))
+            return info
+        }
+        server.register(MethodID.consensusTSSSign, request: TSSSignRequest.self) { [self] request, call in
+            try Self.loopbackOnly(call)
+            try approve(
+                TSSApproveRequest(
+                    kind: .sign, keyID: request.keyID, purpose: request.purpose, messageHash: request.messageHash))
+            let signature: TSSSignature = try await forward(request, method: MethodID.tssSign, timeout: .seconds(120))
+            return signature
+        }
+        server.register(MethodID.consensusTSSReshare, request: TSSReshareRequest.self) { [self] request, call in
+            try Self.loopbackOnly(call)
+            try approve(TSSApproveRequest(kind: .reshare, keyID: request.keyID))
+            let info: TSSKeyInfo = try await forward(request, method: MethodID.tssReshare, timeout: .seconds(300))
+            return info
+        }
+        server.register(MethodID.consensusTSSKeys, request: TSSKeyQuery.self) { [self] request, call in
+            try Self.loopbackOnly(call)
+            let list: TSSKeyList = try await forward(request, method: MethodID.tssKeys, timeout: .seconds(10))
+            return list
+        }
+        server.registerSync(MethodID.consensusTSSAuthorize, request: TSSAuthorizeRequest.self) { [self] request, call in
+            guard isTSSSigner(call.connectionID.rawValue) else {
+                throw RPCError(.permissionDenied, "only this node's registered tss-signer may ask for authorization")
+            }
+            let reply = table.withLock { $0.authorize(request, nowMs: Self.nowMs()) }
+            logger.info(
+                "tss session authorization",
+                metadata: [
+                    "session": "\(Hex.encode(request.sessionID.prefix(8)))", "kind": "\(request.kind)",
+                    "key": "\(request.keyID)", "approved": "\(reply.approved)", "reason": "\(reply.reason)",
+                ])
+            return reply
+        }
+    }
+
+    @discardableResult
+    func approve(_ request: TSSApproveRequest) throws(RPCError) -> TSSAuthorizeReply {
+        let expires: UInt64
+        do {
+            expires = try table.withLock {
+                (t: inout TSSApprovalTable) throws(TSSApprovalTable.ApprovalError) -> UInt64 in
+                try t.approve(request, nowMs: Self.nowMs())
+            }
+        } catch {
+            throw RPCError(.resourceExhausted, "\(error)")
+        }
+        logger.info(
+            "tss session approved by the operator",
+            metadata: [
+                "kind": "\(request.kind)", "key": "\(request.keyID)", "purpose": "\(request.purpose)",
+                "ttl_s": "\(request.ttlSeconds)",
+            ])
+        return TSSAuthorizeReply(approved: true, reason: "approved until \(expires) ms (Unix)")
+    }
+
+    static func loopbackOnly(_ call: RPCContext) throws(RPCError) {
+        guard let address = call.remoteAddress?.ipAddress, address == "127.0.0.1" || address == "::1" else {
+            throw RPCError(.permissionDenied, "the threshold-key operator API accepts loopback callers only")
+        }
+    }
+
+    /// Sends `request` to this node's tss-signer, signed with the validator key.
+    func forward<Request: WireMessage, Response: WireMessage>(
+        _ request: Request, method: UInt16, timeout: Duration
+    ) async throws(RPCError) -> Response {
+        let envelope: Envelope
+        do {
+            envelope = try LocalSignedRequest.seal(
+                request, method: method, chainID: context.chainID, key: context.validatorKey.privateKey,
+                nowUnixMs: Self.nowMs())
+        } catch {
+            throw RPCError(.internal, "cannot sign the request")
+        }
+        let tss: RPCClient
+        do { tss = try await connection() } catch {
+            throw RPCError(.unavailable, "this node's tss-signer (\(context.config.tss.rpcListen)) is not reachable")
+        }
+        do {
+            return try await tss.call(method: method, request: envelope, timeout: timeout)
+        } catch {
+            if error.code == .unavailable { drop(tss) }
+            throw error
+        }
+    }
+
+    func connection() async throws -> RPCClient {
+        if let existing = client.withLock({ $0 }), existing.isActive { return existing }
+        let listen = context.config.tss.rpcListen
+        let host = ["0.0.0.0", "::", ""].contains(listen.host) ? "127.0.0.1" : listen.host
+        let fresh = try await RPCClient.connect(
+            host: host, port: listen.port, group: MultiThreadedEventLoopGroup.singleton,
+            maxFrameSize: context.config.rpc.maxFrameBytes, connectTimeout: .seconds(3), logger: logger)
+        let winner = client.withLock { c -> RPCClient in
+            if let other = c, other.isActive { return other }
+            c = fresh
+            return fresh
+        }
+        if winner !== fresh { await fresh.close() }
+        return winner
+    }
+
+    func drop(_ stale: RPCClient) {
+        client.withLock { if $0 === stale { $0 = nil } }
+        Task { await stale.close() }
+    }
+}

@@ -1,0 +1,234 @@
+import CryptoPrimitives
+import Foundation
+import LevelDB
+import Logging
+import MPCTestSupport
+import NIOPosix
+import RPC
+import Secp256k1
+import Synchronization
+import TSSCore
+import TSSSigner
+import TSSStore
+import Testing
+import Wire
+
+/// Four `TSSSignerNode`s in one process, each with its own LevelDB key store (pre-params from the
+/// fixtures) and its own p2p listener on 127.0.0.1: the coordinator/participant flows of issue 4
+/// over real TCP. Each node's consensus-manager is played by an approval table (the unit under test
+/// is the tss-signer; `tss_test.py` runs the real consensus-managers).
+@Suite(.serialized) struct TSSSignerNodeTests {
+    /// What a node's "consensus-manager" approved: kinds per key, and signing digests.
+    final class Approvals: Sendable {
+        let approved = Mutex<Set<String>>([])
+        func allow(_ kind: TSSSessionKind, _ key: String, _ digest: [UInt8]? = nil) {
+            approved.withLock { _ = $0.insert("\(kind)/\(key)/\(digest.map(Hex.encode) ?? "")") }
+        }
+        func check(_ r: TSSAuthorizeRequest) -> TSSAuthorizeReply {
+            let exact = "\(r.kind)/\(r.keyID)/\(r.kind == .sign ? Hex.encode(r.messageHash) : "")"
+            let ok = approved.withLock { $0.contains(exact) }
+            return TSSAuthorizeReply(approved: ok, reason: ok ? "approved" : "no approval for \(exact)")
+        }
+    }
+
+    struct Node {
+        let key: PrivateKey
+        let db: LevelDBStore
+        let server: RPCServer
+        let node: TSSSignerNode
+        let approvals: Approvals
+        var address: Address { node.me }
+    }
+
+    static func key(_ i: Int) -> PrivateKey { try! PrivateKey(bytes: SHA256.hash(Array("tss-node-\(i)".utf8))) }
+    static func address(_ i: Int) -> Address { try! Address(bytes: key(i).publicKey.ethereumAddressBytes) }
+
+    static func start(_ count: Int) async throws -> [Node] {
+        let group = MultiThreadedEventLoopGroup.singleton
+        let validators = Dictionary(uniqueKeysWithValues: (0..<count).map { (address($0), key($0).publicKey) })
+        let fixtures = MPCFixtures.material.paillier + MPCFixtures.material.ringPedersen
+        var nodes: [Node] = []
+        for i in 0..<count {
+            let dir = try nodeKitTempDir("tss-node")
+            let db = try LevelDBStore(path: dir + "/tss.db")
+            let store = try KeyStore.open(
+                db: db, passphrase: SecretBytes(Array("passphrase \(i)".utf8)),
+                scrypt: try ScryptParameters(log2N: 10, r: 8, p: 1))
+            let pool = try PreParamsPool(store: store, target: 0)
+            for (p, q) in fixtures[(2 * i)..<(2 * i + 2)] {
+                try pool.add(
+                    try StoredPreParams(p: p, q: q, seed: SecretBytes.random(count: StoredPreParams.seedByteCount)))
+            }
+            let server = RPCServer(group: group)
+            let network = try TSSPeerNetwork(
+                chainID: "vn-test-1", key: key(i), endpoints: [:], group: group, logger: Logger(label: "tss-node-\(i)"))
+            let sessions = TSSSessionManager(
+                network: network, identity: key(i), configuration: .init(resendIntervalMs: 200, deadlineMs: 4_000))
+            let approvals = Approvals()
+            let node = try TSSSignerNode(
+                chainID: "vn-test-1", key: key(i), store: store, pool: pool, network: network, sessions: sessions,
+                validators: validators, presignTarget: 2, sessionTimeoutMs: 4_000,
+                logger: Logger(label: "tss-node-\(i)"),
+                authorize: { approvals.check($0) })
+            network.register(on: server) { peer, envelope in await sessions.deliver(from: peer, envelope) }
+            network.registerProposals(on: server) { (proposal, sender) async throws(RPCError) in
+                try await TSSSignerNode.answering { try await node.handleProposal(proposal, from: sender) }
+            }
+            _ = try await server.start()
+            nodes.append(Node(key: key(i), db: db, server: server, node: node, approvals: approvals))
+        }
+        for node in nodes {
+            for other in nodes where other.address != node.address {
+                node.node.network.setEndpoint(other.address, host: "127.0.0.1", port: other.server.port!)
+            }
+        }
+        return nodes
+    }
+
+    static func stop(_ nodes: [Node]) async {
+        // Sessions still running at peers (the coordinator moved on) end before the stores close.
+        for node in nodes { await node.node.shutdown() }
+        for node in nodes {
+            await node.node.network.close()
+            await node.server.shutdown(gracePeriod: .milliseconds(100))
+        }
+    }
+
+    static func call<T: Sendable>(_ body: () async throws -> T) async throws(RPCError) -> T {
+        try await TSSSignerNode.answering(body)
+    }
+
+    static func verify(_ signature: TSSSignature, _ publicKey: [UInt8]) throws {
+        let recoverable = try RecoverableSignature(bytes65: signature.r + signature.s + [signature.v])
+        #expect(try PublicKey.recover(recoverable, digest: signature.messageHash).compressed == publicKey)
+    }
+
+    @Test func keygenSignPoolRefusalReshareAndAStoppedSigner() async throws {
+        let nodes = try await Self.start(4)
+        let addresses = nodes.map(\.address)
+        // Keygen among 0, 1, 2 with t = 1.
+        for n in nodes[0..<3] { n.approvals.allow(.keygen, "k") }
+        let info = try await Self.call {
+            try await nodes[0].node.keygen(TSSKeygenRequest(keyID: "k", parties: Array(addresses[0..<3]), threshold: 1))
+        }
+        #expect(info.status == KeyStatus.ready.rawValue && info.publicKey.count == 33)
+        for n in nodes[1..<3] {
+            // The coordinator returns when its own part is done; the others finish within moments.
+            for _ in 0..<100 where try n.node.keys("k").keys.first?.status != KeyStatus.ready.rawValue {
+                try await Task.sleep(for: .milliseconds(50))
+            }
+            let list = try n.node.keys("k")
+            #expect(list.keys.map(\.publicKey) == [info.publicKey])
+            #expect(list.keys.map(\.keygenSession) == [info.keygenSession])
+        }
+
+        // A full signing by {0, 2}, coordinated by 2.
+        var digest = SHA256.hash(Array("first".utf8))
+        for n in nodes { n.approvals.allow(.sign, "k", digest) }
+        let first = try await Self.call {
+            try await nodes[2].node.sign(
+                TSSSignRequest(keyID: "k", messageHash: digest, purpose: "t", signers: [addresses[0], addresses[2]]))
+        }
+        try Self.verify(first, info.publicKey)
+        #expect(!first.pooled)
+
+        // Presignature pool: node 0 keeps 2 for its own set {0, 1}; two pooled signatures, distinct r.
+        for n in nodes { n.approvals.allow(.presign, "k") }
+        #expect(await nodes[0].node.refillPresignatures() == 2)
+        var rs: Set<[UInt8]> = [first.r]
+        for round in 0..<2 {
+            digest = SHA256.hash(Array("pooled \(round)".utf8))
+            for n in nodes { n.approvals.allow(.sign, "k", digest) }
+            let signature = try await Self.call {
+                try await nodes[0].node.sign(TSSSignRequest(keyID: "k", messageHash: digest, purpose: "t"))
+            }
+            try Self.verify(signature, info.publicKey)
+            #expect(signature.pooled)
+            #expect(rs.insert(signature.r).inserted)
+        }
+        #expect(try nodes[1].node.keys("k").keys[0].presignatures == 0)
+
+        // Node 1's consensus-manager did not approve this digest: node 1 refuses, naming itself.
+        digest = SHA256.hash(Array("not approved by 1".utf8))
+        nodes[0].approvals.allow(.sign, "k", digest)
+        do {
+            _ = try await Self.call {
+                try await nodes[0].node.sign(
+                    TSSSignRequest(
+                        keyID: "k", messageHash: digest, purpose: "t", signers: [addresses[0], addresses[1]]))
+            }
+            Issue.record("an unapproved signing succeeded")
+        } catch {
+            #expect(error.code == .permissionDenied)
+            #expect(
+                error.message.contains(
+                    "not approved by the consensus-manager of \(checksummedAddressText(addresses[1]))"))
+        }
+
+        // Reshare {0, 1, 2} t=1 → {0, 1, 2, 3} t=2: same key; the old records retire.
+        for n in nodes { n.approvals.allow(.reshare, "k") }
+        let reshared = try await Self.call {
+            try await nodes[1].node.reshare(TSSReshareRequest(keyID: "k", newParties: addresses, newThreshold: 2))
+        }
+        #expect(reshared.publicKey == info.publicKey && reshared.keygenSession != info.keygenSession)
+        // The coordinator returns when its own part is done; the others finish within moments.
+        for n in nodes[0..<3] {
+            var status: UInt8? = nil
+            for _ in 0..<100 {
+                status = try n.node.keys("k").keys.first { $0.keygenSession == info.keygenSession }?.status
+                if status == KeyStatus.retired.rawValue { break }
+                try await Task.sleep(for: .milliseconds(50))
+            }
+            #expect(status == KeyStatus.retired.rawValue)
+        }
+        digest = SHA256.hash(Array("new committee".utf8))
+        for n in nodes { n.approvals.allow(.sign, "k", digest) }
+        let byNew = try await Self.call {
+            try await nodes[3].node.sign(
+                TSSSignRequest(
+                    keyID: "k", messageHash: digest, purpose: "t", signers: [addresses[1], addresses[2], addresses[3]]))
+        }
+        try Self.verify(byNew, info.publicKey)
+        // The retired share no longer signs.
+        do {
+            _ = try await Self.call {
+                try await nodes[0].node.sign(
+                    TSSSignRequest(
+                        keyID: "k", messageHash: digest, purpose: "t", signers: [addresses[0], addresses[1]],
+                        keygenSession: info.keygenSession))
+            }
+            Issue.record("a retired share signed")
+        } catch {
+            #expect(error.message.contains("RETIRED"))
+        }
+
+        // Node 2 stops: a signing without a fixed set completes with {0, 1, 3}; a fixed set with 2
+        // fails naming it.
+        await nodes[2].node.network.close()
+        await nodes[2].server.shutdown(gracePeriod: .milliseconds(100))
+        digest = SHA256.hash(Array("without node 2".utf8))
+        for n in nodes { n.approvals.allow(.sign, "k", digest) }
+        let without = try await Self.call {
+            try await nodes[0].node.sign(TSSSignRequest(keyID: "k", messageHash: digest, purpose: "t"))
+        }
+        try Self.verify(without, info.publicKey)
+        #expect(!without.signers.contains(addresses[2]))
+        do {
+            _ = try await Self.call {
+                try await nodes[0].node.sign(
+                    TSSSignRequest(
+                        keyID: "k", messageHash: digest, purpose: "t",
+                        signers: [addresses[0], addresses[1], addresses[2]]))
+            }
+            Issue.record("a signing with a stopped signer succeeded")
+        } catch {
+            #expect(error.code == .unavailable)
+            #expect(
+                error.message.contains("unresponsive") && error.message.contains(checksummedAddressText(addresses[2])))
+        }
+        await Self.stop(nodes)
+        for n in nodes { n.db.close() }
+    }
+}
+
+private func checksummedAddressText(_ a: Address) -> String { eip55Checksum(addressBytes: a.bytes) }
