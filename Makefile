@@ -11,7 +11,7 @@ N ?= 4
 # Benchmark areas of `vn-bench` (one `make bench-<area>` each).
 BENCH_AREAS := protocol chain tss sandbox consensus
 
-.PHONY: help deps build build-release test test-unit test-devchain test-devnet test-inbox test-consensus lint format devnet devnet-down devnet-status \
+.PHONY: help deps build build-release test test-unit test-devchain test-devnet test-inbox test-consensus test-tss lint format devnet devnet-down devnet-status \
         bench $(addprefix bench-,$(BENCH_AREAS)) fuzz clean
 
 help: ## List the targets
@@ -39,6 +39,7 @@ test: deps ## Run every test: lint, the EVM dev chain, unit/property/integration
 	$(MAKE) test-devnet
 	$(MAKE) test-inbox
 	$(MAKE) test-consensus
+	$(MAKE) test-tss
 	bash Tests/Integration/sandbox/leftovers.sh
 
 test-unit: deps ## Unit, property and in-process integration tests (swift test)
@@ -55,6 +56,9 @@ test-devnet: build ## Process-level test: 24 processes, readiness, kill -9 recov
 
 test-consensus: build ## 4 consensus-managers commit blocks across kill -9, a lost quorum and its return
 	bash Tests/Integration/consensus_test.sh
+
+test-tss: build ## 6 validators (12 processes): keygen, 20 signatures, reshare, refusals, kill -9 in keygen/presign/sign
+	"$$(bash Deploy/devchain/setup.sh)/bin/python" Tests/Integration/tss_test.py --bin "$$($(SWIFT) build --show-bin-path)"
 
 test-inbox: build ## inbox-listener on 2 dev chains: 500 requests exactly once across kill -9 and a reorg
 	bash Tests/Integration/inbox_test.sh

@@ -156,6 +156,57 @@ struct ServiceShellTests {
         #expect(lost, "both sides see the link go")
     }
 
+    @Test("tss authorization: only the registered tss-signer may ask; only operator-approved sessions pass")
+    func tssAuthorization() async throws {
+        let (dir, homes) = try await Self.testnet()
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let (node, server, store) = try await Self.startConsensusManager(dir, homes[0])
+        defer { store.close() }
+        let port = server.port!
+        let group = MultiThreadedEventLoopGroup.singleton
+        let digest = [UInt8](repeating: 7, count: 32)
+        let ask = TSSAuthorizeRequest(
+            sessionID: [UInt8](repeating: 1, count: 32), kind: .sign, keyID: "k1", purpose: "batch", messageHash: digest
+        )
+
+        // A connection that is not the registered tss-signer's is refused.
+        let stranger = try await RPCClient.connect(host: "127.0.0.1", port: port, group: group)
+        await #expect(throws: RPCError.self) {
+            let _: TSSAuthorizeReply = try await stranger.call(method: MethodID.consensusTSSAuthorize, request: ask)
+        }
+        await stranger.close()
+
+        // The tss-signer's link: unapproved → refused with the reason; approved by the operator → yes.
+        let tss = try ServiceContext.load(
+            kind: .tssSigner, home: homes[0], environment: ["VN_LOCAL_CONSENSUS_RPC": "127.0.0.1:\(port)"])
+        let link = ConsensusLink(
+            context: tss, rpcAddress: "127.0.0.1:1", httpAddress: "127.0.0.1:2", group: group)
+        let task = Task { try await link.run() }
+        defer { task.cancel() }
+        #expect(await Self.waitUntil(seconds: 5) { link.isConnected() })
+        let before: TSSAuthorizeReply = try await link.call(
+            method: MethodID.consensusTSSAuthorize, request: ask, timeout: .seconds(5))
+        #expect(!before.approved && before.reason.contains("no approval for sign of key k1"))
+
+        let operatorClient = try await RPCClient.connect(host: "127.0.0.1", port: port, group: group)
+        let approved: TSSAuthorizeReply = try await operatorClient.call(
+            method: MethodID.consensusTSSApprove,
+            request: TSSApproveRequest(kind: .sign, keyID: "k1", purpose: "batch", messageHash: digest, ttlSeconds: 60))
+        #expect(approved.approved)
+        await operatorClient.close()
+        let after: TSSAuthorizeReply = try await link.call(
+            method: MethodID.consensusTSSAuthorize, request: ask, timeout: .seconds(5))
+        #expect(after.approved)
+        // Another digest under the same key stays refused.
+        var other = ask
+        other.messageHash = [UInt8](repeating: 8, count: 32)
+        let otherReply: TSSAuthorizeReply = try await link.call(
+            method: MethodID.consensusTSSAuthorize, request: other, timeout: .seconds(5))
+        #expect(!otherReply.approved)
+        #expect(node.tss.approvals == 1)
+        await server.shutdown()
+    }
+
     @Test("a local service pointed at another validator's consensus-manager never counts as connected")
     func misconfiguredLink() async throws {
         let (dir, homes) = try await Self.testnet()
