@@ -9,7 +9,7 @@ APT_PACKAGES := libsecp256k1-dev libleveldb-dev libssl-dev libcurl4-openssl-dev 
 RELEASE_SCRATCH := .build-release
 N ?= 4
 # Benchmark areas of `vn-bench` (one `make bench-<area>` each).
-BENCH_AREAS := protocol chain tss sandbox consensus
+BENCH_AREAS := protocol chain tss tss-net sandbox consensus
 
 .PHONY: help deps build build-release test test-unit test-devchain test-devnet test-inbox test-consensus test-tss lint format devnet devnet-down devnet-status \
         bench $(addprefix bench-,$(BENCH_AREAS)) fuzz clean
@@ -86,10 +86,11 @@ bench: deps ## Every benchmark; one JSON object per line on stdout
 
 $(addprefix bench-,$(BENCH_AREAS)): bench-%: deps
 	@$(SWIFT) build -c release --scratch-path $(RELEASE_SCRATCH) --product vn-bench >&2
-	@# The tss area also runs consensus-manager and tss-signer processes (release, next to vn-bench).
-	@if [ "$*" = tss ]; then for p in consensus-manager tss-signer; do \
-	  $(SWIFT) build -c release --scratch-path $(RELEASE_SCRATCH) --product $$p >&2 || exit 1; done; fi
+	@# bench-tss also runs tss-net: consensus-manager and tss-signer processes (release, next to vn-bench).
+	@case "$*" in tss|tss-net) for p in consensus-manager tss-signer; do \
+	  $(SWIFT) build -c release --scratch-path $(RELEASE_SCRATCH) --product $$p >&2 || exit 1; done;; esac
 	@$(RELEASE_SCRATCH)/release/vn-bench $*
+	@if [ "$*" = tss ]; then $(RELEASE_SCRATCH)/release/vn-bench tss-net; fi
 
 fuzz: deps ## libFuzzer over the frame and message decoders (RUNS=1000000)
 	bash Tests/Fuzz/run.sh $(or $(RUNS),1000000)

@@ -96,9 +96,6 @@ struct TSSBench: BenchArea {
         }
         let usage7 = Self.utilization(cpu7, since: started7, clock: clock)
         report(Self.result("tss.sign.full.5of7", .s, full7, note: "presign + online; \(usage7); " + Self.note))
-
-        // Between processes over loopback (issue 4).
-        try await TSSNetBench.run(options, report: report)
     }
 
     static func cluster(t: Int, n: Int, rng: inout SecureRandomNumberGenerator) throws -> Cluster {

@@ -4,7 +4,15 @@ import NIOPosix
 import RPC
 import Wire
 
-/// The networked part of `vn-bench tss` (issue 4): five validator homes on loopback, each with its
+/// `vn-bench tss-net`: the networked part of `make bench-tss`.
+struct TSSNetArea: BenchArea {
+    let name = "tss-net"
+    func run(_ options: BenchOptions, report: @Sendable (BenchResult) -> Void) async throws {
+        try await TSSNetBench.run(options, report: report)
+    }
+}
+
+/// The networked part of `make bench-tss` (issue 4): five validator homes on loopback, each with its
 /// consensus-manager and tss-signer process (release binaries next to `vn-bench`), driven through
 /// the consensus-managers' operator API over framed RPC, as an operator or the chain would.
 /// Pre-params come from the committed fixtures (`tss-signer preparams import`).

@@ -41,7 +41,9 @@ protocol BenchArea: Sendable {
 }
 
 enum BenchRegistry {
-    static let areas: [any BenchArea] = [ProtocolBench(), ChainBench(), TSSBench(), SandboxBench(), ConsensusBench()]
+    static let areas: [any BenchArea] = [
+        ProtocolBench(), ChainBench(), TSSBench(), TSSNetArea(), SandboxBench(), ConsensusBench(),
+    ]
 }
 
 /// One line of output: `{"bench":…,"unit":…,"p50":…,"p99":…,"n":…,"note":…}`.

@@ -376,12 +376,45 @@ def scenario(net):
         check(time.time() < deadline, "no presign session started at node1")
         time.sleep(0.02)
     net.kill9(1, "tss")
+    # The interrupted presigning fails at the others naming node1 (at their deadline).
+    named = False
+    deadline = time.time() + 40
+    while not named and time.time() < deadline:
+        named = any("session failed" in line and '"kind":"presign"' in line and "unresponsive" in line
+                    and A[1].lower() in line.lower()
+                    for i in range(6) if i != 1 for line in net.log_text(i).splitlines())
+        time.sleep(0.5)
+    check(named, "no peer named node1 unresponsive after the interrupted presigning")
     net.start(1, "tss")
     net.wait_ready([1])
     for _ in range(4):
         sign(1, None)
-    log("kill -9 during presigning: after restart pooled and fresh signatures verify, every r distinct")
+    log("kill -9 during presigning: the session failed naming node1; after restart pooled and fresh signatures "
+        "verify, every r distinct")
     check(len(rs) >= 30, f"only {len(rs)} signatures")
+
+    # 6. Backups and the passphrase, with node1's tss-signer stopped (the store is locked while it runs).
+    net.kill9(1, "tss")
+    listed = [json.loads(line) for line in net.run([net.ts, "keys", "list", "--home", net.home(1)]).splitlines()]
+    ready = [r["record"] for r in listed if r["status"] == "READY" and r["record"].startswith("k1:")]
+    check(len(ready) == 1 and all(r["address"] for r in listed if r["status"] == "READY"), f"keys list: {listed}")
+    backup = os.path.join(net.work, "k1.backup")
+    net.run([net.ts, "keys", "export", "--home", net.home(1), "--record", ready[0], "--out", backup])
+    with open(backup, "rb") as f:
+        blob = f.read()
+    out = json.loads(net.run([net.ts, "keys", "import", "--home", net.home(1), "--file", backup]))
+    check(out["imported"] == ready[0] and out["status"] == "READY", f"re-import: {out}")
+    wrong = os.path.join(net.work, "wrong.key")
+    with open(wrong, "w") as f:
+        f.write("not the passphrase\n")
+    os.chmod(wrong, 0o600)
+    env = dict(net.env, VN_TSS_KEYSTORE_PASSPHRASE_FILE=wrong)
+    r = subprocess.run([net.ts, "keys", "list", "--home", net.home(1)], capture_output=True, text=True, env=env)
+    check(r.returncode != 0 and "does not open" in r.stderr, f"a wrong passphrase file: {r.stderr.strip()}")
+    r = subprocess.run([net.ts, "start", "--home", net.home(1)], capture_output=True, text=True, env=env, timeout=60)
+    check(r.returncode != 0 and "does not open" in r.stderr, f"start with a wrong passphrase: {r.stderr.strip()}")
+    check(len(blob) > 1000, "backup too small")
+    log("keys list/export/import on a stopped node; a wrong passphrase file is refused with a clear message")
 
 
 if __name__ == "__main__":

@@ -9,7 +9,7 @@ struct TSSSignerCommand: AsyncParsableCommand {
         abstract: "The tss-signer service of a validator node.",
         subcommands: [
             LocalStartCommand<TSSSignerService>.self, ProbeCommand<TSSSignerService>.self, SimulateCommand.self,
-            PreParamsCommand.self,
+            PreParamsCommand.self, KeysCommand.self,
         ],
         defaultSubcommand: LocalStartCommand<TSSSignerService>.self)
 }

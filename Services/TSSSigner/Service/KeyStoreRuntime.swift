@@ -76,6 +76,15 @@ public struct TSSKeyStoreRuntime: Sendable {
         return (added, pool.status.ready)
     }
 
+    /// Opens the key store of a stopped tss-signer (for the backup commands); `body` runs with it.
+    public static func withStore<T>(home: NodeHome, logger: Logger, _ body: (KeyStore) throws -> T) throws -> T {
+        let config = try NodeConfig.load(home: home)
+        let db = try LevelDBStore(path: home.dataPath(.tss))
+        defer { db.close() }
+        let passphrase = try loadPassphrase(config: config.tss, home: home, db: db, logger: logger)
+        return try body(try KeyStore.open(db: db, passphrase: passphrase, create: false))
+    }
+
     /// The passphrase file's contents (one trailing newline dropped). With the default setting a
     /// missing file is created (32 random bytes, hex, mode 0600), but only for a store that has
     /// never been sealed: otherwise the shards would be unreadable, so that is an error.

@@ -85,6 +85,9 @@ public final class TSSSignerNode: Sendable {
         self.authorize = authorize
     }
 
+    /// Sessions of one coordinator that may run here at once.
+    static let maxSessionsPerCoordinator = 32
+
     static func nowMs() -> UInt64 { UInt64(max(0, Date().timeIntervalSince1970 * 1000)) }
 
     /// Records left PENDING by a crash (keygen or reshare interrupted): their sessions are over.
@@ -352,15 +355,22 @@ public final class TSSSignerNode: Sendable {
     ) async throws -> Task<
         Outcome, any Error
     > {
-        enum Slot { case running(Task<Outcome, any Error>), preparing, reserved }
+        enum Slot { case running(Task<Outcome, any Error>), preparing, reserved, full }
+        let limit = Self.maxSessionsPerCoordinator
         let slot: Slot = state.withLock { s in
             if let r = s.running[sid] { return r.task.map { .running($0) } ?? .preparing }
+            // A peer (even an approved one) cannot make us run sessions without bound.
+            guard s.running.values.filter({ $0.proposal.coordinator == proposal.coordinator }).count < limit else {
+                return .full
+            }
             s.running[sid] = Running(task: nil, proposal: proposal, role: role, startedMs: Self.nowMs())
             return .reserved
         }
         switch slot {
         case .running(let task): return task
         case .preparing: throw RPCError(.alreadyExists, "session is being prepared")
+        case .full:
+            throw RPCError(.resourceExhausted, "\(limit) sessions of this coordinator are running here already")
         case .reserved: break
         }
         do {
