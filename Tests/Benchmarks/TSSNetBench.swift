@@ -182,7 +182,7 @@ struct TSSNetBench {
             return
         }
         do {
-            try await bench.setUp(presignTarget: options.scale(40, quick: 6))
+            try await bench.setUp(presignTarget: options.scale(12, quick: 4))
             try await bench.measure(options, report: report)
         } catch {
             FileHandle.standardError.write(Data("vn-bench tss: networked part failed: \(error)\n".utf8))
@@ -209,7 +209,7 @@ struct TSSNetBench {
 
         // Presignature rate: the five pools fill their own sets (each presigning by 3 processes).
         try await approve(0..<Self.validators, TSSApproveRequest(kind: .presign, keyID: "bench", ttlSeconds: 3600))
-        let target = options.scale(40, quick: 6)
+        let target = options.scale(12, quick: 4)
         let started = clock.now
         var made = 0
         var rates: [Double] = []

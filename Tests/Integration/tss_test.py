@@ -320,12 +320,15 @@ def scenario(net):
     net.wait_ready([4])
 
     # 5. kill -9 during keygen, presigning and signing.
+    def started(text, kind_marker):
+        return any('"session started"' in line and kind_marker in line for line in text.splitlines())
+
     def kill_when(i, marker, action):
         """Starts `action` in a subprocess; kill -9s node i's tss-signer once its log shows `marker`."""
         before = len(net.log_text(i))
         proc = subprocess.Popen(action, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=net.env)
         deadline = time.time() + 30
-        while marker not in net.log_text(i)[before:]:
+        while not started(net.log_text(i)[before:], marker):
             check(time.time() < deadline, f"node{i} never logged {marker!r}")
             time.sleep(0.02)
         net.kill9(i, "tss")
@@ -372,7 +375,7 @@ def scenario(net):
     # During presigning (the pool refill): kill node1 when a presign session starts there.
     before = len(net.log_text(1))
     deadline = time.time() + 40
-    while '"kind":"presign"' not in net.log_text(1)[before:]:
+    while not started(net.log_text(1)[before:], '"kind":"presign"'):
         check(time.time() < deadline, "no presign session started at node1")
         time.sleep(0.02)
     net.kill9(1, "tss")

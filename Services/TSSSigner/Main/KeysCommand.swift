@@ -76,8 +76,10 @@ struct KeysCommand: ParsableCommand {
                 try $0.importRecord(blob, passphrase: source)
             }
             print(
-                JSONValue.object(["imported": .string(header.id.description), "status": .string(header.status.description)])
-                    .serialized())
+                JSONValue.object([
+                    "imported": .string(header.id.description), "status": .string(header.status.description),
+                ])
+                .serialized())
         }
     }
 }

@@ -1,5 +1,6 @@
 import CryptoPrimitives
 import Secp256k1
+import Synchronization
 import TSSCore
 import Wire
 
@@ -33,8 +34,10 @@ public enum TSSSessionError: Error, Sendable, Equatable, CustomStringConvertible
 /// numbered by their position in the (agreed, sorted) participant list, so every party maps
 /// validator addresses to the same party indices.
 ///
-/// Datagrams for a session that has not started here yet (a faster peer) are kept, bounded, and
-/// replayed when it starts.
+/// The actor only routes: each session processes its messages in a task of its own, at the
+/// priority its caller gives (a signing ahead of background presigning), so one session's proof
+/// checks never hold up another's. Datagrams for a session that has not started here yet (a
+/// faster peer) are kept, bounded, and replayed when it starts.
 public actor TSSSessionManager {
     /// A validator taking part, and its party index in the protocol (keygen: its position in the
     /// agreed list; presigning and signing: its index in the key).
@@ -49,23 +52,26 @@ public actor TSSSessionManager {
         }
     }
 
-    /// One running session, type-erased for the routing table.
-    protocol Running: AnyObject {
-        func deliver(from peer: Address, _ envelope: Envelope, nowMs: UInt64) -> [SessionTransport.Datagram]
-        func tick(nowMs: UInt64) -> (resend: [SessionTransport.Datagram], finished: Bool)
-        var addressOf: [PartyIndex: Address] { get }
-        func cancel(_ error: TSSSessionError)
+    /// What a session's task processes, in order.
+    enum Event: Sendable {
+        case envelope(Address, Envelope)
+        case tick
+        case cancel(TSSSessionError)
     }
 
-    final class Session<Machine, Output: Sendable>: Running {
+    /// A running session as the router sees it.
+    struct Route: Sendable {
+        let events: AsyncStream<Event>.Continuation
+    }
+
+    /// One session's state: touched only by its own task (`process`), so it needs no lock.
+    final class Session<Machine, Output: Sendable>: @unchecked Sendable {
         var machine: Machine
         var transport: SessionTransport
         let receive: (inout Machine, PartyIndex, Message) -> Action<Output>
         let partyOf: [Address: PartyIndex]
         let addressOf: [PartyIndex: Address]
-        var continuation: CheckedContinuation<Output, any Error>?
-        /// The outcome, when it came before anyone awaited it.
-        var result: Result<Output, TSSSessionError>?
+        let outcome = OutcomeSlot<Output>()
         var ended = false
 
         init(
@@ -83,12 +89,7 @@ public actor TSSSessionManager {
             guard !ended else { return }
             ended = true
             transport.isSettled = true
-            if let continuation {
-                continuation.resume(with: result.mapError { $0 as any Error })
-                self.continuation = nil
-            } else {
-                self.result = result
-            }
+            outcome.finish(result.mapError { $0 as any Error })
         }
 
         func deliver(from peer: Address, _ envelope: Envelope, nowMs: UInt64) -> [SessionTransport.Datagram] {
@@ -112,15 +113,14 @@ public actor TSSSessionManager {
             return (try? transport.send(out)) ?? []
         }
 
-        func cancel(_ error: TSSSessionError) { finish(.failure(error)) }
-
-        func tick(nowMs: UInt64) -> (resend: [SessionTransport.Datagram], finished: Bool) {
+        /// Retransmissions due now; finishes the session when its deadline passed.
+        func tick(nowMs: UInt64) -> [SessionTransport.Datagram] {
             switch transport.tick(nowMs: nowMs) {
-            case .idle: return ([], false)
-            case .resend(let datagrams): return (datagrams, false)
+            case .idle: return []
+            case .resend(let datagrams): return datagrams
             case .expired(let silent):
                 finish(.failure(.unresponsive(silent.compactMap { addressOf[$0] })))
-                return ([], true)
+                return []
             }
         }
     }
@@ -131,9 +131,9 @@ public actor TSSSessionManager {
     let configuration: SessionTransport.Configuration
     let clock = ContinuousClock()
     let epoch: ContinuousClock.Instant
-    var sessions: [[UInt8]: any Running] = [:]
-    var deadlines: [[UInt8]: UInt64] = [:]
+    var sessions: [[UInt8]: Route] = [:]
     var early: [[UInt8]: [(Address, Envelope)]] = [:]
+    var cancelledEarly: [[UInt8]: TSSSessionError] = [:]
     static let maxEarlySessions = 64
     static let maxEarlyPerSession = 512
 
@@ -145,7 +145,7 @@ public actor TSSSessionManager {
         self.epoch = clock.now
     }
 
-    var nowMs: UInt64 {
+    nonisolated var nowMs: UInt64 {
         let elapsed = clock.now - epoch
         return UInt64(elapsed.components.seconds) * 1000
             + UInt64(elapsed.components.attoseconds / 1_000_000_000_000_000)
@@ -157,26 +157,30 @@ public actor TSSSessionManager {
     public func cancelAll(_ error: TSSSessionError) {
         let running = sessions
         sessions = [:]
-        deadlines = [:]
         early = [:]
-        for session in running.values { session.cancel(error) }
+        for route in running.values { route.events.yield(.cancel(error)) }
     }
 
     /// Drops the datagrams kept for a session that will not start here (it was refused).
     public func discardEarly(_ sessionID: [UInt8]) { early[sessionID] = nil }
 
     /// Ends a running session with `error` (its awaiting caller throws it). False if no such session.
+    /// A session cancelled before it registered here is refused when it tries (bounded).
     @discardableResult
     public func cancel(_ sessionID: [UInt8], _ error: TSSSessionError) -> Bool {
-        guard let session = sessions.removeValue(forKey: sessionID) else { return false }
-        deadlines[sessionID] = nil
-        session.cancel(error)
+        guard let route = sessions.removeValue(forKey: sessionID) else {
+            if cancelledEarly.count >= Self.maxEarlySessions { cancelledEarly.removeAll() }
+            cancelledEarly[sessionID] = error
+            early[sessionID] = nil
+            return false
+        }
+        route.events.yield(.cancel(error))
         return true
     }
 
     /// An envelope from `peer` (authenticated by the network).
     public func deliver(from peer: Address, _ envelope: Envelope) {
-        guard let session = sessions[envelope.session] else {
+        guard let route = sessions[envelope.session] else {
             // Not started here yet: keep it (bounded) for when it does.
             if early[envelope.session] == nil, early.count >= Self.maxEarlySessions { return }
             if early[envelope.session, default: []].count < Self.maxEarlyPerSession {
@@ -184,12 +188,25 @@ public actor TSSSessionManager {
             }
             return
         }
-        send(session.deliver(from: peer, envelope, nowMs: nowMs), session: envelope.session, via: session)
+        route.events.yield(.envelope(peer, envelope))
     }
 
-    func send(_ datagrams: [SessionTransport.Datagram], session: [UInt8], via running: any Running) {
+    /// Registers a session's route; returns the datagrams that arrived before it, or nil when a
+    /// session with this id runs already.
+    func register(_ sessionID: [UInt8], _ route: Route) throws(TSSSessionError) -> [(Address, Envelope)]? {
+        if let error = cancelledEarly.removeValue(forKey: sessionID) { throw error }
+        guard sessions[sessionID] == nil else { return nil }
+        sessions[sessionID] = route
+        return early.removeValue(forKey: sessionID) ?? []
+    }
+
+    func remove(_ sessionID: [UInt8]) { sessions[sessionID] = nil }
+
+    nonisolated func send(
+        _ datagrams: [SessionTransport.Datagram], session: [UInt8], to addressOf: [PartyIndex: Address]
+    ) {
         for datagram in datagrams {
-            guard let peer = running.addressOf[datagram.to] else { continue }
+            guard let peer = addressOf[datagram.to] else { continue }
             let network = self.network
             Task {
                 await network.send(
@@ -199,53 +216,42 @@ public actor TSSSessionManager {
         }
     }
 
-    func tick(_ sessionID: [UInt8]) -> Bool {
-        guard let session = sessions[sessionID] else { return false }
-        let (resend, finished) = session.tick(nowMs: nowMs)
-        send(resend, session: sessionID, via: session)
-        if finished || nowMs >= deadlines[sessionID, default: 0] {
-            sessions[sessionID] = nil
-            deadlines[sessionID] = nil
-            return false
-        }
-        return true
-    }
-
     /// Runs one session among `participants`; `start` builds our machine (given our party index)
     /// and its first messages. Returns the protocol's output, or throws `TSSSessionError`.
-    public func run<Machine: Sendable, Output: Sendable>(
+    public nonisolated func run<Machine: Sendable, Output: Sendable>(
         sessionID: [UInt8], participants: [Participant], protocolSessionID: [UInt8]? = nil,
-        start: (PartyIndex) throws -> (Machine, [Message]),
+        priority: TaskPriority = .medium, start: (PartyIndex) throws -> (Machine, [Message]),
         receive: @escaping (inout Machine, PartyIndex, Message) -> Action<Output>
     ) async throws -> Output {
         try await runSession(
-            sessionID: sessionID, participants: participants, protocolSessionID: protocolSessionID, start: start,
-            receive: receive
+            sessionID: sessionID, participants: participants, protocolSessionID: protocolSessionID, priority: priority,
+            start: start, receive: receive
         ).output
     }
 
     /// The online signing round of `presignature` (consumed) over `digest`, among its signers, in
     /// session `sessionID`: the signature, verified and recovered to the key by `OnlineSigning`.
-    public func runSigning(
+    public nonisolated func runSigning(
         sessionID: [UInt8], participants: [Participant], presignature: consuming Presignature, digest: [UInt8],
-        identityKey: PrivateKey
+        identityKey: PrivateKey, priority: TaskPriority = .high
     ) async throws -> RecoverableSignature {
         let protocolSession = presignature.sessionID
         let (online, message) = try presignature.sign(digest: digest, identityKey: identityKey)
         return try await run(
-            sessionID: sessionID, participants: participants, protocolSessionID: protocolSession,
+            sessionID: sessionID, participants: participants, protocolSessionID: protocolSession, priority: priority,
             start: { _ in (online, [message]) },
             receive: { machine, from, message in machine.receive(from: from, message) })
     }
 
     /// GG20 presigning by `participants` (the signers, with their key indices) with our `share`:
     /// the finished machine, from which the caller takes the presignature (exactly once).
-    public func runPresigning(
-        sessionID: [UInt8], participants: [Participant], share: KeyShare, identityKey: PrivateKey
+    public nonisolated func runPresigning(
+        sessionID: [UInt8], participants: [Participant], share: KeyShare, identityKey: PrivateKey,
+        priority: TaskPriority = .medium
     ) async throws -> Presigning {
         let signers = participants.map(\.party).sorted()
         return try await runSession(
-            sessionID: sessionID, participants: participants,
+            sessionID: sessionID, participants: participants, priority: priority,
             start: { _ in
                 var rng = SecureRandomNumberGenerator()
                 return try Presigning.start(
@@ -259,12 +265,11 @@ public actor TSSSessionManager {
         ).machine
     }
 
-    func runSession<Machine: Sendable, Output: Sendable>(
+    nonisolated func runSession<Machine: Sendable, Output: Sendable>(
         sessionID: [UInt8], participants: [Participant], protocolSessionID: [UInt8]? = nil,
-        start: (PartyIndex) throws -> (Machine, [Message]),
+        priority: TaskPriority, start: (PartyIndex) throws -> (Machine, [Message]),
         receive: @escaping (inout Machine, PartyIndex, Message) -> Action<Output>
     ) async throws -> (output: Output, machine: Machine) {
-        guard sessions[sessionID] == nil else { throw TSSSessionError.duplicateSession }
         guard let mine = participants.first(where: { $0.address == self.me }) else {
             throw TSSSessionError.invalidArguments("this validator is not a participant")
         }
@@ -274,32 +279,90 @@ public actor TSSSessionManager {
         let myIndex = mine.party
         let partyOf = Dictionary(uniqueKeysWithValues: participants.map { ($0.address, $0.party) })
         let identities = Dictionary(uniqueKeysWithValues: participants.map { ($0.party, $0.identity) })
+        // The first round's work (proofs) runs here, in the caller's task, not in the actor.
         let (machine, initial) = try start(myIndex)
         var transport = SessionTransport(
             sessionID: sessionID, me: myIndex, parties: participants.map(\.party).sorted(), identity: identity,
             identities: identities, configuration: configuration, nowMs: nowMs, protocolSessionID: protocolSessionID)
         let first = try transport.send(initial)
         let session = Session(machine: machine, transport: transport, partyOf: partyOf, receive: receive)
-        sessions[sessionID] = session
-        deadlines[sessionID] = nowMs + configuration.deadlineMs + configuration.resendIntervalMs
-        send(first, session: sessionID, via: session)
-        for (peer, envelope) in early.removeValue(forKey: sessionID) ?? [] {
-            send(session.deliver(from: peer, envelope, nowMs: nowMs), session: sessionID, via: session)
+        let (events, continuation) = AsyncStream<Event>.makeStream(bufferingPolicy: .unbounded)
+        guard let early = try await register(sessionID, Route(events: continuation)) else {
+            throw TSSSessionError.duplicateSession
         }
+        let hardDeadline = nowMs + configuration.deadlineMs + 2 * configuration.resendIntervalMs
         let interval = Duration.milliseconds(Int64(max(10, configuration.resendIntervalMs / 2)))
-        Task { [weak self] in
-            while let self, await self.tick(sessionID) {
+        let ticker = Task(priority: priority) {
+            while !Task.isCancelled {
                 try? await Task.sleep(for: interval)
+                continuation.yield(.tick)
             }
         }
-        let output: Output
-        if let result = session.result {
-            output = try result.get()
-        } else {
-            output = try await withCheckedThrowingContinuation { continuation in
-                session.continuation = continuation
+        let processor = Task(priority: priority) { [self] in
+            let addressOf = session.addressOf
+            send(first, session: sessionID, to: addressOf)
+            for (peer, envelope) in early {
+                send(session.deliver(from: peer, envelope, nowMs: nowMs), session: sessionID, to: addressOf)
             }
+            if !session.ended {
+                for await event in events {
+                    switch event {
+                    case .envelope(let peer, let envelope):
+                        send(session.deliver(from: peer, envelope, nowMs: nowMs), session: sessionID, to: addressOf)
+                    case .tick:
+                        send(session.tick(nowMs: nowMs), session: sessionID, to: addressOf)
+                        if !session.ended, nowMs >= hardDeadline {
+                            session.finish(.failure(.cancelled("the session's deadline passed")))
+                        }
+                    case .cancel(let error):
+                        session.finish(.failure(error))
+                    }
+                    if session.ended { break }
+                }
+            }
+            ticker.cancel()
+            continuation.finish()
+            await remove(sessionID)
         }
+        _ = processor
+        let output = try await session.outcome.value()
         return (output, session.machine)
+    }
+}
+
+/// A result resumed exactly once: by the session's task, to whoever awaits it (before or after).
+final class OutcomeSlot<T: Sendable>: Sendable {
+    private enum State {
+        case idle
+        case waiting(CheckedContinuation<T, any Error>)
+        case done(Result<T, any Error>)
+    }
+    private let state = Mutex<State>(.idle)
+
+    func value() async throws -> T {
+        try await withCheckedThrowingContinuation { (c: CheckedContinuation<T, any Error>) in
+            let ready: Result<T, any Error>? = state.withLock { s in
+                if case .done(let r) = s { return r }
+                s = .waiting(c)
+                return nil
+            }
+            if let ready { c.resume(with: ready) }
+        }
+    }
+
+    func finish(_ r: Result<T, any Error>) {
+        let c: CheckedContinuation<T, any Error>? = state.withLock { s in
+            switch s {
+            case .idle:
+                s = .done(r)
+                return nil
+            case .waiting(let c):
+                s = .done(r)
+                return c
+            case .done:
+                return nil
+            }
+        }
+        c?.resume(with: r)
     }
 }

@@ -268,22 +268,42 @@ public final class TSSSignerNode: Sendable {
     /// Starts our part, proposes to every other participant, and waits for the outcome.
     func coordinate(_ proposal: TSSSessionProposal) async throws -> Outcome {
         let sid = proposal.sessionID(chainID: chainID)
+        let others = proposal.participants.filter { $0 != me }
+        func proposeToAll() async -> [(Address, RPCError)] {
+            await withTaskGroup(of: (Address, RPCError?).self) { group in
+                for peer in others {
+                    group.addTask { [self] in (peer, await propose(proposal, sessionID: sid, to: peer)) }
+                }
+                var refusals: [(Address, RPCError)] = []
+                for await (peer, error) in group { if let error { refusals.append((peer, error)) } }
+                return refusals
+            }
+        }
+        func startLocal() async -> Result<Task<Outcome, any Error>, RPCError> {
+            do { return .success(try await begin(proposal, sessionID: sid, role: "coordinator")) } catch {
+                return .failure(error as? RPCError ?? RPCError(.internal, "\(error)"))
+            }
+        }
+        // A signing proposes while it prepares its own part (one synced presignature delete less on
+        // the critical path); sessions that take pre-params start here first, so that a local
+        // failure costs the peers nothing.
+        let local: Result<Task<Outcome, any Error>, RPCError>
+        let refusals: [(Address, RPCError)]
+        if proposal.kind == .sign {
+            async let started = startLocal()
+            refusals = await proposeToAll()
+            local = await started
+        } else {
+            local = await startLocal()
+            refusals = (try? local.get()) == nil ? [] : await proposeToAll()
+        }
         let task: Task<Outcome, any Error>
-        do {
-            task = try await begin(proposal, sessionID: sid, role: "coordinator")
-        } catch let error as RPCError {
+        switch local {
+        case .success(let started): task = started
+        case .failure(let error):
             throw SessionFailure(
                 reason: error.code == .failedPrecondition && proposal.kind == .sign && !proposal.presignSession.isEmpty
                     ? .presignatureMissing : .other, rpcError: error)
-        }
-        let others = proposal.participants.filter { $0 != me }
-        let refusals = await withTaskGroup(of: (Address, RPCError?).self) { group in
-            for peer in others {
-                group.addTask { [self] in (peer, await propose(proposal, sessionID: sid, to: peer)) }
-            }
-            var refusals: [(Address, RPCError)] = []
-            for await (peer, error) in group { if let error { refusals.append((peer, error)) } }
-            return refusals
         }
         if let (peer, error) = refusals.sorted(by: { $0.0 < $1.0 }).first {
             let unreachable = refusals.filter { $0.1.code == .unavailable || $0.1.code == .deadlineExceeded }
@@ -398,7 +418,9 @@ public final class TSSSignerNode: Sendable {
                 )
             }
             let work = try prepare(proposal, sessionID: sid)
-            let task = Task { [self] () async throws -> Outcome in
+            // A signing waits for nobody; pool refills run behind everything else.
+            let priority: TaskPriority = proposal.kind == .sign ? .high : proposal.kind == .presign ? .low : .medium
+            let task = Task(priority: priority) { [self] () async throws -> Outcome in
                 do {
                     let outcome = try await work()
                     finished(sid, proposal, error: nil)
@@ -605,7 +627,7 @@ public final class TSSSignerNode: Sendable {
         if p.kind == .presign {
             return { [self] in
                 let finished = try await sessions.runPresigning(
-                    sessionID: sid, participants: members, share: share, identityKey: key)
+                    sessionID: sid, participants: members, share: share, identityKey: key, priority: .low)
                 guard let presignature = finished.takePresignature() else {
                     throw TSSSessionError.invalidArguments("presigning left no presignature")
                 }
@@ -641,7 +663,8 @@ public final class TSSSignerNode: Sendable {
                 presignature = taken
             } else {
                 let finished = try await sessions.runPresigning(
-                    sessionID: Self.presignSessionID(of: sid), participants: members, share: share, identityKey: key)
+                    sessionID: Self.presignSessionID(of: sid), participants: members, share: share, identityKey: key,
+                    priority: .high)
                 guard let fresh = finished.takePresignature() else {
                     throw TSSSessionError.invalidArguments("presigning left no presignature")
                 }
