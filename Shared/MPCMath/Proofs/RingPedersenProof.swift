@@ -75,9 +75,13 @@ public struct RingPedersenProof: Sendable, Equatable {
         }
         try withProofErrors {
             let bits = try Self.challenges(parameters: parameters, commitments: commitments, transcript: &transcript)
+            // m exponentiations of the same public base t with public exponents z_i < Ñ: one
+            // fixed-base table (Yao's method) instead of m full ladders.
+            let powersOfT = try FixedBaseExponentiation(
+                base: parameters.t, context: parameters.context, maxExponentBits: parameters.n.bitLength)
             for i in 0..<m {
                 // Fig. 17, verification: t^z_i = A_i · s^e_i mod Ñ.
-                let lhs = try parameters.context.exp(parameters.t, responses[i])
+                let lhs = try powersOfT.power(responses[i])
                 let rhs = bits[i] ? try parameters.mul(commitments[i], parameters.s) : commitments[i]
                 guard lhs == rhs else { throw ProofError.equationFailed("Fig. 17: t^z[\(i)] = A[\(i)]·s^e[\(i)]") }
             }
