@@ -257,7 +257,10 @@ struct TSSNetBench {
                     "warm presignature pool: operator RPC → consensus-manager → tss-signer → proposals, authorizations, "
                     + "presignature taken (synced delete), online round, verify; \(pooledUsed) pooled; " + Self.note))
 
-        // Full signing by a set nobody keeps presignatures for ({0, 1, 3}: pools are {i, i+1, i+2}).
+        // Full signing by a set nobody keeps presignatures for: each node's pool serves itself and
+        // the next two parties in the key's (address) order, so positions {0, 1, 3} of that order.
+        let byAddress = try (0..<Self.validators).map { ($0, try address($0)) }.sorted { $0.1 < $1.1 }.map(\.0)
+        let fullSet = [byAddress[0], byAddress[1], byAddress[3]]
         var full: [Double] = []
         for n in 0..<options.scale(12, quick: 2) {
             let digest = SHA256.hash(Array("full \(n) \(Date())".utf8))
@@ -265,8 +268,8 @@ struct TSSNetBench {
                 0..<Self.validators,
                 TSSApproveRequest(kind: .sign, keyID: "bench", purpose: "bench", messageHash: digest))
             let t0 = clock.now
-            let signature: TSSSignature = try await clients[0].call(
-                method: MethodID.consensusTSSSign, request: try signatureRequest(digest, signers: [0, 1, 3]),
+            let signature: TSSSignature = try await clients[fullSet[0]].call(
+                method: MethodID.consensusTSSSign, request: try signatureRequest(digest, signers: fullSet),
                 timeout: .seconds(120))
             if !signature.pooled { full.append((clock.now - t0).seconds) }
         }

@@ -265,6 +265,9 @@ public actor TSSSessionManager {
         ).machine
     }
 
+    /// Where background sessions (`priority` `.low` or below: pool refills) do their work.
+    nonisolated let background = BackgroundExecutor(name: "vn-tss-background")
+
     nonisolated func runSession<Machine: Sendable, Output: Sendable>(
         sessionID: [UInt8], participants: [Participant], protocolSessionID: [UInt8]? = nil,
         priority: TaskPriority, start: (PartyIndex) throws -> (Machine, [Message]),
@@ -298,7 +301,8 @@ public actor TSSSessionManager {
                 continuation.yield(.tick)
             }
         }
-        let processor = Task(priority: priority) { [self] in
+        let executor: (any TaskExecutor)? = priority <= .low ? background : nil
+        let processor = Task(executorPreference: executor, priority: priority) { [self] in
             let addressOf = session.addressOf
             send(first, session: sessionID, to: addressOf)
             for (peer, envelope) in early {

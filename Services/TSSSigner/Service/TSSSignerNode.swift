@@ -420,7 +420,9 @@ public final class TSSSignerNode: Sendable {
             let work = try prepare(proposal, sessionID: sid)
             // A signing waits for nobody; pool refills run behind everything else.
             let priority: TaskPriority = proposal.kind == .sign ? .high : proposal.kind == .presign ? .low : .medium
-            let task = Task(priority: priority) { [self] () async throws -> Outcome in
+            // Pool refills also compute their first round (proofs) on the niced background thread.
+            let executor: (any TaskExecutor)? = proposal.kind == .presign ? sessions.background : nil
+            let task = Task(executorPreference: executor, priority: priority) { [self] () async throws -> Outcome in
                 do {
                     let outcome = try await work()
                     finished(sid, proposal, error: nil)
@@ -886,7 +888,8 @@ public final class TSSSignerNode: Sendable {
     /// session running here: the last round's messages reach parties moments apart.
     func waitWhilePending(_ keyID: String, session: String?) async {
         for _ in 0..<200 {
-            let pending = ((try? store.records()) ?? []).contains { result in
+            // Public headers (not authenticated): this only decides whether to wait a moment.
+            let pending = ((try? store.publicHeaders()) ?? []).contains { result in
                 guard case .success(let h) = result else { return false }
                 return h.id.keyID == keyID && h.status == .pending && (session == nil || h.id.sessionID == session)
             }
