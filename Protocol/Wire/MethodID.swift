@@ -53,6 +53,8 @@ public enum MethodID {
     /// `TSSAuthorizeRequest → TSSAuthorizeReply`: the local tss-signer (its registered
     /// connection only) asks before taking part in any session.
     public static let consensusTSSAuthorize: UInt16 = 0x0146
+    /// `Empty → TSSStatusReply`: the local tss-signer's status (keys, sessions, pools, peers).
+    public static let consensusTSSStatus: UInt16 = 0x0147
 
     /// `Envelope(tss datagram) → Empty`: one MPC datagram from a peer's tss-signer (issue 4).
     public static let tssDeliver: UInt16 = 0x0300
@@ -76,6 +78,8 @@ public enum MethodID {
     public static let tssRekey: UInt16 = 0x0313
     /// `Envelope(TSSKeyQuery) → TSSKeyList`.
     public static let tssKeys: UInt16 = 0x0314
+    /// `Envelope(Empty) → TSSStatusReply`.
+    public static let tssStatus: UInt16 = 0x0315
 
     /// A readable name for logs, e.g. `"local.registerService"`, or the hex number.
     public static func name(_ method: UInt16) -> String {
@@ -94,6 +98,8 @@ public enum MethodID {
         case tssReshare: "tss.reshare"
         case tssRekey: "tss.rekey"
         case tssKeys: "tss.keys"
+        case tssStatus: "tss.status"
+        case consensusTSSStatus: "consensus.tssStatus"
         case consensusTSSApprove: "consensus.tssApprove"
         case consensusTSSKeygen: "consensus.tssKeygen"
         case consensusTSSSign: "consensus.tssSign"

@@ -543,3 +543,47 @@ public struct TSSSignature: WireMessage, Hashable {
         guard v <= 1 else { throw .invalidValue("recovery id must be 0 or 1") }
     }
 }
+
+/// `Status`: the tss-signer's state in numbers, and its whole `/status` object as JSON text.
+public struct TSSStatusReply: WireMessage, Hashable {
+    public var keysReady: UInt32
+    public var sessionsRunning: UInt32
+    public var preparamsReady: UInt32
+    public var presignatures: UInt32
+    public var peersKnown: UInt32
+    public var peersConnected: UInt32
+    /// The `/status` object (JSON), at most `maxStatusBytes`.
+    public var json: String
+
+    public static let maxStatusBytes = 1 << 20
+
+    public init(
+        keysReady: UInt32, sessionsRunning: UInt32, preparamsReady: UInt32, presignatures: UInt32, peersKnown: UInt32,
+        peersConnected: UInt32, json: String
+    ) {
+        self.keysReady = keysReady
+        self.sessionsRunning = sessionsRunning
+        self.preparamsReady = preparamsReady
+        self.presignatures = presignatures
+        self.peersKnown = peersKnown
+        self.peersConnected = peersConnected
+        self.json = json.utf8.count <= Self.maxStatusBytes ? json : "{}"
+    }
+
+    public func encode(to writer: inout WireWriter) {
+        for value in [keysReady, sessionsRunning, preparamsReady, presignatures, peersKnown, peersConnected] {
+            writer.writeUInt32(value)
+        }
+        writer.writeString(json)
+    }
+
+    public init(from reader: inout WireReader) throws(WireError) {
+        keysReady = try reader.readUInt32()
+        sessionsRunning = try reader.readUInt32()
+        preparamsReady = try reader.readUInt32()
+        presignatures = try reader.readUInt32()
+        peersKnown = try reader.readUInt32()
+        peersConnected = try reader.readUInt32()
+        json = try reader.readString(maxLength: Self.maxStatusBytes)
+    }
+}

@@ -253,6 +253,9 @@ def scenario(net):
     check(address.lower() == info["address"].lower(), "keygen address is not keccak(key)[12:]")
     k1_first = info["keygenSession"]
     net.approve(range(6), "presign", "k1")
+    status = json.loads(net.run([net.cm, "tss", "status", "--home", net.home(3)]))
+    check(any(k.get("id") == "k1" and k.get("status") == "READY" for k in status["keys"])
+          and "presignaturePool" in status and status["peers"]["known"] == 5, f"tss status: {status}")
 
     def sign(coordinator, signers, key="k1", purpose="test", extra=(), expect_ok=True):
         digest = hashlib.sha256(os.urandom(32)).digest()
@@ -372,9 +375,12 @@ def scenario(net):
     sign(0, signers)
     log(f"kill -9 during signing: {outcome}; after restart the next signing succeeded")
 
-    # During presigning (the pool refill): kill node1 when a presign session starts there.
+    # During presigning (the pool refill): drain node1's own pool so that it refills, and kill
+    # node1 when a presign session starts there.
     before = len(net.log_text(1))
-    deadline = time.time() + 40
+    for _ in range(2):
+        sign(1, None)
+    deadline = time.time() + 60
     while not started(net.log_text(1)[before:], '"kind":"presign"'):
         check(time.time() < deadline, "no presign session started at node1")
         time.sleep(0.02)

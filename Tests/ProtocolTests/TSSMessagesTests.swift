@@ -102,6 +102,18 @@ import Wire
         }
     }
 
+    @Test func statusRoundTrips() throws {
+        let reply = TSSStatusReply(
+            keysReady: 2, sessionsRunning: 1, preparamsReady: 3, presignatures: 40, peersKnown: 4, peersConnected: 3,
+            json: "{\"keys\":[]}")
+        #expect(try TSSStatusReply.decode(reply.encoded()) == reply)
+        #expect(
+            TSSStatusReply(
+                keysReady: 0, sessionsRunning: 0, preparamsReady: 0, presignatures: 0, peersKnown: 0, peersConnected: 0,
+                json: String(repeating: "x", count: TSSStatusReply.maxStatusBytes + 1)
+            ).json == "{}")
+    }
+
     @Test func sessionIDsDifferForAnyChange() {
         let base = Self.signProposal.sessionID(chainID: "vn-1")
         #expect(base.count == 32)

@@ -12,7 +12,7 @@ import Wire
 public struct TSSCommand: AsyncParsableCommand {
     public static let configuration = CommandConfiguration(
         commandName: "tss", abstract: "Threshold keys: approve sessions, keygen, sign, reshare, re-key, list keys.",
-        subcommands: [Approve.self, Keygen.self, Sign.self, Reshare.self, Rekey.self, Keys.self])
+        subcommands: [Approve.self, Keygen.self, Sign.self, Reshare.self, Rekey.self, Keys.self, Status.self])
 
     public init() {}
 
@@ -191,6 +191,20 @@ public struct TSSCommand: AsyncParsableCommand {
                 let list: TSSKeyList = try await TSSCommand.call(
                     homeOption.resolve(), MethodID.consensusTSSKeys, TSSKeyQuery(keyID: key), timeout: .seconds(15))
                 TSSCommand.print(.object(["keys": .array(list.keys.map(TSSCommand.json))]))
+            }
+        }
+    }
+
+    struct Status: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "The local tss-signer's status: keys, sessions, pools, peers (its /status object).")
+        @OptionGroup var homeOption: HomeOption
+
+        func run() async throws {
+            try await ServiceCommandErrors.reporting {
+                let reply: TSSStatusReply = try await TSSCommand.call(
+                    homeOption.resolve(), MethodID.consensusTSSStatus, Empty(), timeout: .seconds(15))
+                Swift.print(reply.json)
             }
         }
     }

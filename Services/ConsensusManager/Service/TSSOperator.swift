@@ -69,6 +69,11 @@ public final class TSSOperator: Sendable {
             let list: TSSKeyList = try await forward(request, method: MethodID.tssKeys, timeout: .seconds(10))
             return list
         }
+        server.register(MethodID.consensusTSSStatus, request: Empty.self) { [self] request, call in
+            try Self.loopbackOnly(call)
+            let status: TSSStatusReply = try await forward(request, method: MethodID.tssStatus, timeout: .seconds(10))
+            return status
+        }
         server.registerSync(MethodID.consensusTSSAuthorize, request: TSSAuthorizeRequest.self) { [self] request, call in
             guard isTSSSigner(call.connectionID.rawValue) else {
                 throw RPCError(.permissionDenied, "only this node's registered tss-signer may ask for authorization")

@@ -165,6 +165,11 @@ public final class TSSSignerNode: Sendable {
             let signers: [Address]
             if let fixed {
                 signers = fixed
+            } else if let own = ownSignerSet(share), excluded.isDisjoint(with: own), !isAvoided(own),
+                (try? pooledPresignature(header.id, signers: own)) ?? nil != nil
+            {
+                // The set this node keeps presignatures for: only the online round is left.
+                signers = own
             } else {
                 guard let chosen = chooseSigners(keyParties, t: t, excluding: excluded) else { break }
                 signers = chosen
@@ -868,6 +873,12 @@ public final class TSSSignerNode: Sendable {
         }
     }
 
+    /// Whether a validator of `set` failed to answer recently.
+    func isAvoided(_ set: [Address]) -> Bool {
+        let now = Self.nowMs()
+        return state.withLock { s in set.contains { (s.avoid[$0] ?? 0) > now } }
+    }
+
     func markAvoid(_ silent: [Address]) {
         let until = Self.nowMs() + 30_000
         state.withLock { s in for a in silent where a != me { s.avoid[a] = until } }
@@ -976,6 +987,18 @@ public final class TSSSignerNode: Sendable {
     }
 
     // MARK: Status
+
+    /// `Status` over RPC: the counts, and `detail` (the `/status` object) as JSON text.
+    public func statusReply(_ detail: JSONValue) async -> TSSStatusReply {
+        let headers = ((try? store.publicHeaders()) ?? []).compactMap { try? $0.get() }
+        let ready = headers.filter { $0.status == .ready }
+        let presignatures = ready.reduce(0) { $0 + ((try? store.presignatureCount(record: $1.id)) ?? 0) }
+        let running = state.withLock { $0.running.count }
+        return TSSStatusReply(
+            keysReady: UInt32(ready.count), sessionsRunning: UInt32(running), preparamsReady: UInt32(pool.status.ready),
+            presignatures: UInt32(presignatures), peersKnown: UInt32(max(0, validators.count - 1)),
+            peersConnected: UInt32(network.connectedPeers), json: detail.serialized())
+    }
 
     public func statusJSON() async -> [String: JSONValue] {
         let s = state.withLock { $0 }

@@ -66,10 +66,15 @@ public enum TSSSignerService: LocalServiceDefinition {
         network.registerProposals(on: p2p) { (proposal, sender) async throws(RPCError) in
             try await TSSSignerNode.answering { try await node.handleProposal(proposal, from: sender) }
         }
-        TSSRequestHandlers.register(
-            on: server, node: node, gate: LocalRequestGate(chainID: context.chainID, owner: context.validator))
-
         let base = runtime.extras
+        TSSRequestHandlers.register(
+            on: server, node: node, gate: LocalRequestGate(chainID: context.chainID, owner: context.validator),
+            status: {
+                var status = await base.status()
+                for (k, v) in await node.statusJSON() { status[k] = v }
+                return status
+            })
+
         return LocalServiceExtras(
             services: base.services + [
                 RPCServerService(server: p2p, listen: config.p2pListen, logger: logger),
@@ -87,7 +92,10 @@ public enum TSSSignerService: LocalServiceDefinition {
 
 /// The operator's requests, from this node's consensus-manager only.
 enum TSSRequestHandlers {
-    static func register(on server: RPCServer, node: TSSSignerNode, gate: LocalRequestGate) {
+    static func register(
+        on server: RPCServer, node: TSSSignerNode, gate: LocalRequestGate,
+        status: @escaping @Sendable () async -> [String: JSONValue]
+    ) {
         @Sendable func now() -> UInt64 { TSSSignerNode.nowMs() }
         server.register(MethodID.tssKeygen, request: Envelope.self) { envelope, _ in
             let request = try gate.open(
@@ -107,6 +115,10 @@ enum TSSRequestHandlers {
             let request = try gate.open(envelope, method: MethodID.tssRekey, as: TSSKeyQuery.self, nowUnixMs: now())
             guard !request.keyID.isEmpty else { throw RPCError(.invalidArgument, "rekey needs a key id") }
             return try await TSSSignerNode.answering { try await node.rekey(request.keyID) }
+        }
+        server.register(MethodID.tssStatus, request: Envelope.self) { envelope, _ in
+            _ = try gate.open(envelope, method: MethodID.tssStatus, as: Empty.self, nowUnixMs: now())
+            return await node.statusReply(JSONValue.object(await status()))
         }
         server.register(MethodID.tssKeys, request: Envelope.self) { envelope, _ in
             let request = try gate.open(envelope, method: MethodID.tssKeys, as: TSSKeyQuery.self, nowUnixMs: now())
