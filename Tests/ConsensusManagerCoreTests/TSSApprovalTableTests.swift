@@ -64,4 +64,26 @@ import Wire
         #expect(table.count == 2)
         #expect(table.authorize(Self.ask(.keygen, "c"), nowMs: 2_001).approved)
     }
+
+    @Test func auditTrailIsBoundedAndReasonsNameWhatIsMissing() throws {
+        var table = TSSApprovalTable()
+        try table.approve(TSSApproveRequest(kind: .presign, keyID: "k1", ttlSeconds: 60), nowMs: 0)
+        let many = TSSApprovalTable.maxSessionsKept + 5
+        for session in 1...many {
+            #expect(table.authorize(Self.ask(.presign, session: UInt8(session)), nowMs: 1).approved)
+        }
+        // The newest sessions are kept, the oldest dropped.
+        let kept = try #require(table.approval(kind: .presign, keyID: "k1")).sessions
+        #expect(kept.count == TSSApprovalTable.maxSessionsKept)
+        #expect(kept.first == [UInt8](repeating: UInt8(many - TSSApprovalTable.maxSessionsKept + 1), count: 32))
+        #expect(kept.last == [UInt8](repeating: UInt8(many), count: 32))
+        #expect(table.authorized == UInt64(many))
+
+        let wrongKind = table.authorize(Self.ask(.reshare), nowMs: 1)
+        #expect(!wrongKind.approved && wrongKind.reason == "no approval for reshare of key k1")
+        let unsigned = table.authorize(Self.ask(.sign, "k9", purpose: "batch"), nowMs: 1)
+        #expect(!unsigned.approved && unsigned.reason.contains("sign of key k9 for purpose \"batch\""))
+        #expect(unsigned.reason.contains(Hex.encode(Self.digest)))
+        #expect(table.refused == 2)
+    }
 }

@@ -100,6 +100,30 @@ import Wire
         #expect(throws: WireError.self) {
             try TSSApproveRequest.decode(TSSApproveRequest(kind: .sign, keyID: "k", ttlSeconds: 0).encoded())
         }
+        // A digest that is not 32 bytes never decodes as one.
+        for hash in [[UInt8](repeating: 1, count: 31), [UInt8](repeating: 1, count: 33)] {
+            #expect(throws: WireError.self) {
+                try TSSSignRequest.decode(TSSSignRequest(keyID: "k", messageHash: hash, purpose: "p").encoded())
+            }
+            #expect(throws: WireError.self) {
+                try TSSAuthorizeRequest.decode(
+                    TSSAuthorizeRequest(sessionID: Self.h(1), kind: .sign, keyID: "k", purpose: "p", messageHash: hash)
+                        .encoded())
+            }
+            #expect(throws: WireError.self) {
+                try TSSApproveRequest.decode(TSSApproveRequest(kind: .sign, keyID: "k", messageHash: hash).encoded())
+            }
+            #expect(refused { $0.messageHash = hash })
+        }
+        // Key ids in the operator's requests follow the same rules as in proposals.
+        #expect(throws: WireError.self) { try TSSKeyQuery.decode(TSSKeyQuery(keyID: "k/1").encoded()) }
+        #expect(throws: WireError.self) {
+            try TSSSignRequest.decode(TSSSignRequest(keyID: "", messageHash: Self.h(1), purpose: "p").encoded())
+        }
+        #expect(throws: WireError.self) {
+            try TSSKeygenRequest.decode(
+                TSSKeygenRequest(keyID: "k", parties: [Self.a(1), Self.a(1), Self.a(2)], threshold: 1).encoded())
+        }
     }
 
     @Test func statusRoundTrips() throws {

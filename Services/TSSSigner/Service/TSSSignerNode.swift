@@ -404,6 +404,12 @@ public final class TSSSignerNode: Sendable {
                 // Its keygen or reshare may still be finishing here (the coordinator finished first).
                 await waitWhilePending(proposal.keyID, session: proposal.keygenSession)
             }
+            if proposal.kind == .sign, !proposal.presignSession.isEmpty,
+                let presigning = state.withLock({ $0.running[proposal.presignSession]?.task })
+            {
+                // The named presignature's presigning may still be storing it here.
+                _ = try? await presigning.value
+            }
             let reply: TSSAuthorizeReply
             do {
                 reply = try await authorize(TSSAuthorizeRequest(proposal, sessionID: sid))
