@@ -260,8 +260,9 @@ final class PreParamsPoolService: Service, Sendable {
     }
 }
 
-/// A continuation resumed exactly once, by the generator thread or by cancellation.
-private final class ResultSlot<T: Sendable>: Sendable {
+/// A continuation resumed exactly once: by whoever finishes first (a generator thread, a session's
+/// task, a cancellation), for a waiter that may arrive before or after.
+final class ResultSlot<T: Sendable>: Sendable {
     private enum State {
         case idle
         case waiting(CheckedContinuation<T, any Error>)
@@ -281,6 +282,11 @@ private final class ResultSlot<T: Sendable>: Sendable {
             return false
         }
         return true
+    }
+
+    /// Waits for the result (returns at once when it is already known).
+    func value() async throws -> T {
+        try await withCheckedThrowingContinuation { (c: CheckedContinuation<T, any Error>) in _ = install(c) }
     }
 
     func finish(_ r: Result<T, any Error>) {

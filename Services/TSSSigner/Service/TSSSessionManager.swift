@@ -71,7 +71,7 @@ public actor TSSSessionManager {
         let receive: (inout Machine, PartyIndex, Message) -> Action<Output>
         let partyOf: [Address: PartyIndex]
         let addressOf: [PartyIndex: Address]
-        let outcome = OutcomeSlot<Output>()
+        let outcome = ResultSlot<Output>()
         var ended = false
 
         init(
@@ -331,42 +331,5 @@ public actor TSSSessionManager {
         _ = processor
         let output = try await session.outcome.value()
         return (output, session.machine)
-    }
-}
-
-/// A result resumed exactly once: by the session's task, to whoever awaits it (before or after).
-final class OutcomeSlot<T: Sendable>: Sendable {
-    private enum State {
-        case idle
-        case waiting(CheckedContinuation<T, any Error>)
-        case done(Result<T, any Error>)
-    }
-    private let state = Mutex<State>(.idle)
-
-    func value() async throws -> T {
-        try await withCheckedThrowingContinuation { (c: CheckedContinuation<T, any Error>) in
-            let ready: Result<T, any Error>? = state.withLock { s in
-                if case .done(let r) = s { return r }
-                s = .waiting(c)
-                return nil
-            }
-            if let ready { c.resume(with: ready) }
-        }
-    }
-
-    func finish(_ r: Result<T, any Error>) {
-        let c: CheckedContinuation<T, any Error>? = state.withLock { s in
-            switch s {
-            case .idle:
-                s = .done(r)
-                return nil
-            case .waiting(let c):
-                s = .done(r)
-                return c
-            case .done:
-                return nil
-            }
-        }
-        c?.resume(with: r)
     }
 }
