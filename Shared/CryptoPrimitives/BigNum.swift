@@ -320,11 +320,12 @@ public final class BigNum: @unchecked Sendable {
         BigNum.infallible(secret: isSecret || b.isSecret) { r, ctx in BN_gcd(r, bn, b.bn, ctx) }
     }
 
-    /// gcd(self, m) = 1. For public values this runs OpenSSL's variable-time inversion (Euclid /
-    /// binary), which at 2048–4096 bits is an order of magnitude faster than OpenSSL 3's
-    /// constant-time `BN_gcd`; with a secret operand it is `gcd(m).isOne` (constant time).
+    /// gcd(self, m) = 1, decided by whether self is invertible modulo m: for public values
+    /// OpenSSL's variable-time inversion (Euclid / binary), with a secret operand its branch-free
+    /// inversion (`BN_mod_inverse` under the constant-time flag, the path RSA takes for its secret
+    /// values). Both are several times faster at 2048–4096 bits than OpenSSL 3's constant-time
+    /// `BN_gcd`, which matters because every encryption and proof checks its randomness.
     public func isCoprime(to m: BigNum) -> Bool {
-        if isSecret || m.isSecret { return gcd(m).isOne }
         let modulus = m.magnitude
         if modulus.isZero { return magnitude.isOne }
         if modulus.isOne { return true }

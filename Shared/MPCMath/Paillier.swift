@@ -173,9 +173,9 @@ public final class PaillierSecretKey: Sendable, CustomStringConvertible, CustomD
     let hp: BigNum
     let hq: BigNum
     let qInverseModP: BigNum
-    /// N mod φ(p²) = N mod p(p − 1), N mod q(q − 1), (q²)⁻¹ mod p²: for `encrypt` by CRT.
-    let nModPhiPSquared: BigNum
-    let nModPhiQSquared: BigNum
+    /// q mod (p − 1), p mod (q − 1), (q²)⁻¹ mod p²: for `encrypt` by CRT.
+    let qModPMinusOne: BigNum
+    let pModQMinusOne: BigNum
     let qSquaredInverseModPSquared: BigNum
 
     /// `validatingPrimes`: check that p and q are safe primes (four BN_check_prime runs, tens of
@@ -208,8 +208,8 @@ public final class PaillierSecretKey: Sendable, CustomStringConvertible, CustomD
         hp = try Self.lFunction(pSquared.expConstantTime(g, pMinusOne), p).modInverse(p)
         hq = try Self.lFunction(qSquared.expConstantTime(g, qMinusOne), q).modInverse(q)
         qInverseModP = try q.modInverse(p)
-        nModPhiPSquared = try publicKey.n.mod(p * pMinusOne)
-        nModPhiQSquared = try publicKey.n.mod(q * qMinusOne)
+        qModPMinusOne = try q.mod(pMinusOne)
+        pModQMinusOne = try p.mod(qMinusOne)
         qSquaredInverseModPSquared = try qSquared.modulus.modInverse(pSquared.modulus)
     }
 
@@ -235,15 +235,23 @@ public final class PaillierSecretKey: Sendable, CustomStringConvertible, CustomD
 
     /// Enc(m; r) as `PaillierPublicKey.encrypt` computes it, but with the factorisation (the owner
     /// encrypting under its own key: k_i and γ_i in GG20's MtA, the Π^enc prover): r^N mod N² by
-    /// CRT, r^(N mod p(p−1)) mod p² and r^(N mod q(q−1)) mod q² (Euler, φ(p²) = p(p − 1); r is a
-    /// unit), recombined as x_q + q² · ((x_p − x_q) · (q²)⁻¹ mod p²). About twice as fast.
+    /// CRT from x_p = r^N mod p² and x_q = r^N mod q², recombined as
+    /// x_q + q² · ((x_p − x_q) · (q²)⁻¹ mod p²).
+    ///
+    /// x_p costs one half-size and one quarter-size exponentiation instead of a 2048-bit exponent
+    /// modulo p²: for u ≡ v (mod p), u^p ≡ v^p (mod p²) (binomial expansion: every term after the
+    /// first carries p·p), and r^N = (r^q)^p with r^q ≡ r^(q mod (p−1)) (mod p) (Fermat; r is a
+    /// unit), so x_p = ((r mod p)^(q mod (p−1)) mod p)^p mod p² — exponents of |p| bits, the first
+    /// modulo p. The two primes' halves run as pairs (`expConstantTimePair`). Tested against
+    /// `PaillierPublicKey.encrypt`, the N-th power modulo N².
     public func encrypt(_ m: BigNum, randomness r: BigNum) throws -> PaillierCiphertext {
         let pk = publicKey
         guard !m.isNegative, m < pk.n else { throw MPCMathError.plaintextOutOfRange }
         guard pk.isUnit(r) else { throw MPCMathError.invalidRandomness }
         let secretR = r.withSecrecy(true)
-        let xp = try pSquared.expConstantTime(secretR, nModPhiPSquared)
-        let xq = try qSquared.expConstantTime(secretR, nModPhiQSquared)
+        let (rqModP, rpModQ) = try MontgomeryContext.expConstantTimePair(
+            factorization.p, secretR.mod(p), qModPMinusOne, factorization.q, secretR.mod(q), pModQMinusOne)
+        let (xp, xq) = try MontgomeryContext.expConstantTimePair(pSquared, rqModP, p, qSquared, rpModQ, q)
         let h = try xp.modSub(xq, pSquared.modulus).modMul(qSquaredInverseModPSquared, pSquared.modulus)
         let rToN = xq + h * qSquared.modulus
         let c = try pk.nSquaredContext.mul(.one + m * pk.n, rToN)

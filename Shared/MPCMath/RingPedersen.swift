@@ -1,4 +1,5 @@
 import CryptoPrimitives
+import Synchronization
 
 /// Ring-Pedersen parameters (Ñ, s, t) (CGGMP21 Definition 3.3; generated as in the auxiliary-info
 /// round, Fig. 6: τ ← Z*_Ñ, t = τ² mod Ñ, λ ← Z_φ(Ñ), s = t^λ mod Ñ). A commitment to x with
@@ -33,10 +34,21 @@ public struct RingPedersenParameters: Sendable, Hashable, CustomStringConvertibl
         context = try MontgomeryContext(modulus: self.n)
     }
 
-    /// s^x · t^y mod Ñ; x and y may be negative (the signed responses of range proofs) and secret
-    /// (the prover's side), which selects the constant-time ladder.
+    /// s^x · t^y mod Ñ; x and y may be negative (the signed responses of range proofs). Secret
+    /// exponents (the prover's side, always under a peer's setup) go through the fixed-base tables
+    /// of s and t (`FixedBaseSecretExponentiation`: constant time in the digits and the sign, about
+    /// four times faster than the ladder), public ones through `power`.
     public func commit(_ x: BigNum, _ y: BigNum) throws -> BigNum {
-        try context.mul(power(s, x), power(t, y))
+        if x.isSecret || y.isSecret, let tables = RingPedersenTables.tables(for: self) {
+            let sx =
+                x.magnitude.bitLength <= tables.s.maxExponentBits
+                ? try tables.s.power(x.withSecrecy(true)) : try power(s, x.withSecrecy(true))
+            let ty =
+                y.magnitude.bitLength <= tables.t.maxExponentBits
+                ? try tables.t.power(y.withSecrecy(true)) : try power(t, y.withSecrecy(true))
+            return try context.mul(sx, ty)
+        }
+        return try context.mul(power(s, x), power(t, y))
     }
 
     /// base^e mod Ñ for signed e (secret e: constant time).
@@ -66,6 +78,54 @@ public struct RingPedersenParameters: Sendable, Hashable, CustomStringConvertibl
             return try owner.equalModN([(s, x), (t, y)], [(a, .one), (b, e)])
         }
         return try commit(x, y) == context.mul(a, power(b, e))
+    }
+}
+
+/// The fixed-base tables of one setup's s and t, for provers committing under a peer's
+/// parameters. Exponent sizes: s carries the committed values (at most ±2^(ℓ'+ε), Bob's β in
+/// Π^aff-g), t the randomness (at most ±2^(ℓ+ε+1)·Ñ, `ProofParameters.ringPedersenResponseBound`);
+/// anything longer takes the ladder. About 5 MB per 2048-bit setup, built on first use (≈ 10 ms).
+///
+/// Kept in a process-wide cache (the last `capacity` setups used): a key share is decoded again
+/// for every session, and a peer's setup lives as long as the key. The cache holds only public
+/// values (powers of public bases) and never changes a result, so simulations stay deterministic.
+final class RingPedersenTables: Sendable {
+    let parameters: RingPedersenParameters
+    let s: FixedBaseSecretExponentiation
+    let t: FixedBaseSecretExponentiation
+
+    static let capacity = 8
+    private static let cache = Mutex<[RingPedersenTables]>([])
+
+    init(_ parameters: RingPedersenParameters) throws {
+        self.parameters = parameters
+        s = try FixedBaseSecretExponentiation(
+            base: parameters.s, context: parameters.context,
+            maxExponentBits: ProofParameters.ellPrime + ProofParameters.epsilon + 1)
+        t = try FixedBaseSecretExponentiation(
+            base: parameters.t, context: parameters.context,
+            maxExponentBits: parameters.n.bitLength + ProofParameters.ell + ProofParameters.epsilon + 2)
+    }
+
+    /// The tables of `parameters`, built on first use (nil if they cannot be built: the caller
+    /// takes the ladder).
+    static func tables(for parameters: RingPedersenParameters) -> RingPedersenTables? {
+        if let hit = cache.withLock({ list -> RingPedersenTables? in
+            guard let i = list.firstIndex(where: { $0.parameters == parameters }) else { return nil }
+            let entry = list.remove(at: i)
+            list.append(entry)
+            return entry
+        }) {
+            return hit
+        }
+        // Built outside the lock: two threads may build the same tables once each.
+        guard let built = try? RingPedersenTables(parameters) else { return nil }
+        cache.withLock { list in
+            if let i = list.firstIndex(where: { $0.parameters == parameters }) { list.remove(at: i) }
+            list.append(built)
+            if list.count > capacity { list.removeFirst(list.count - capacity) }
+        }
+        return built
     }
 }
 

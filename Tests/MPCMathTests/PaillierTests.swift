@@ -46,7 +46,9 @@ struct PaillierTests {
             var rng = SeededRandom(seed: "crt-\(seed)")
             let key = MPCFixtures.paillierKeys[Int(seed % 4)]
             let m = try BigNum(bytes: bytes).mod(key.publicKey.n)
-            let (c, _) = try key.publicKey.encrypt(m, using: &rng)
+            let (c, r) = try key.publicKey.encrypt(m, using: &rng)
+            // The owner's encryption (CRT, half-size exponents) gives the same ciphertext.
+            #expect(try key.encrypt(m, randomness: r) == c)
             let crt = try key.decrypt(c)
             #expect(crt == m)
             #expect(try key.decryptTextbook(c) == crt)
