@@ -22,6 +22,9 @@ public final class Factorization: Sendable, CustomStringConvertible, CustomDebug
     let phiQ: BigNum
     let phiP2: BigNum
     let phiQ2: BigNum
+    /// q mod (p − 1), p mod (q − 1) (secret): for `nthPowers`.
+    let qModPMinusOne: BigNum
+    let pModQMinusOne: BigNum
 
     /// p and q distinct odd primes of equal size (not re-checked: callers hold them as keys).
     public init(p: BigNum, q: BigNum) throws {
@@ -39,6 +42,8 @@ public final class Factorization: Sendable, CustomStringConvertible, CustomDebug
         phiQ = q - .one
         phiP2 = p * phiP
         phiQ2 = q * phiQ
+        qModPMinusOne = try q.mod(phiP)
+        pModQMinusOne = try p.mod(phiQ)
     }
 
     /// One factor of a product: base^exponent, base a unit modulo N (callers check membership in
@@ -50,16 +55,33 @@ public final class Factorization: Sendable, CustomStringConvertible, CustomDebug
         try equal(lhs, rhs, p, phiP, q, phiQ)
     }
 
-    /// ∏ lhs ≡ ∏ rhs (mod N²), checked modulo p² and modulo q².
-    public func equalModNSquared(_ lhs: [Term], _ rhs: [Term]) throws -> Bool {
-        try equal(lhs, rhs, pSquared, phiP2, qSquared, phiQ2)
+    /// ∏ lhs · w^N ≡ ∏ rhs (mod N²), checked modulo p² and modulo q². The N-th power of a
+    /// Paillier randomness w (the Enc equations of the range proofs) is given separately, for
+    /// `nthPowers`' half-size exponents; nil: no such factor.
+    public func equalModNSquared(_ lhs: [Term], _ rhs: [Term], timesNthPowerOf w: BigNum? = nil) throws -> Bool {
+        try equal(lhs, rhs, pSquared, phiP2, qSquared, phiQ2, extra: w.map { try nthPowers($0) })
+    }
+
+    /// (w^N mod p², w^N mod q²) for a unit w, with exponents of |p| bits instead of |N|: for
+    /// u ≡ v (mod p), u^p ≡ v^p (mod p²) (binomial expansion: every further term carries p·p), and
+    /// w^N = (w^q)^p with w^q ≡ w^(q mod (p−1)) (mod p) (Fermat), so w^N mod p² =
+    /// ((w mod p)^(q mod (p−1)) mod p)^p mod p²; likewise for q. Constant time (secret moduli).
+    func nthPowers(_ w: BigNum) throws -> (BigNum, BigNum) {
+        let secretW = w.withSecrecy(true)
+        let (wq, wp) = try MontgomeryContext.expConstantTimePair(
+            p, secretW.mod(p.modulus), qModPMinusOne, q, secretW.mod(q.modulus), pModQMinusOne)
+        return try MontgomeryContext.expConstantTimePair(pSquared, wq, p.modulus, qSquared, wp, q.modulus)
     }
 
     func equal(
         _ lhs: [Term], _ rhs: [Term], _ m1: MontgomeryContext, _ phi1: BigNum, _ m2: MontgomeryContext,
-        _ phi2: BigNum
+        _ phi2: BigNum, extra: (BigNum, BigNum)? = nil
     ) throws -> Bool {
-        let (l1, l2) = try product(lhs, m1, phi1, m2, phi2)
+        var (l1, l2) = try product(lhs, m1, phi1, m2, phi2)
+        if let (x1, x2) = extra {
+            l1 = try m1.mul(l1, x1)
+            l2 = try m2.mul(l2, x2)
+        }
         let (r1, r2) = try product(rhs, m1, phi1, m2, phi2)
         let w1 = m1.modulus.byteLength
         let w2 = m2.modulus.byteLength

@@ -69,8 +69,14 @@ public struct PaillierPublicKey: Sendable, Hashable, CustomStringConvertible {
     /// r^N term runs on the cached Montgomery context in OpenSSL's constant-time ladder (r is
     /// secret: it opens the ciphertext).
     public func encrypt(_ m: BigNum, randomness r: BigNum) throws -> PaillierCiphertext {
-        guard !m.isNegative, m < n else { throw MPCMathError.plaintextOutOfRange }
         guard isUnit(r) else { throw MPCMathError.invalidRandomness }
+        return try encrypt(m, unit: r)
+    }
+
+    /// `encrypt(_:randomness:)` for an r that `randomUnit` has just drawn (its unit check is not
+    /// repeated: each costs an inversion modulo N).
+    func encrypt(_ m: BigNum, unit r: BigNum) throws -> PaillierCiphertext {
+        guard !m.isNegative, m < n else { throw MPCMathError.plaintextOutOfRange }
         let rToN = try nSquaredContext.exp(r.withSecrecy(true), n)
         // (1 + N)^m = 1 + m·N mod N² (binomial expansion; all higher terms carry N²).
         let gToM = BigNum.one + m * n
@@ -85,7 +91,7 @@ public struct PaillierPublicKey: Sendable, Hashable, CustomStringConvertible {
         -> (ciphertext: PaillierCiphertext, randomness: BigNum)
     {
         let r = try randomUnit(using: &rng)
-        return (try encrypt(m, randomness: r), r)
+        return (try encrypt(m, unit: r), r)
     }
 
     /// A signed plaintext |m| ≤ (N − 1)/2 encoded as m mod N (the MtA shares of GG20 §3 and the
@@ -105,6 +111,12 @@ public struct PaillierPublicKey: Sendable, Hashable, CustomStringConvertible {
     {
         if let owner, owner.publicKey.n == n { return try owner.encrypt(signed: m, randomness: r) }
         return try encrypt(signed: m, randomness: r)
+    }
+
+    /// `encrypt(signed:randomness:owner:)` for an r that `randomUnit` has just drawn.
+    func encrypt(signed m: BigNum, unit r: BigNum, owner: PaillierSecretKey?) throws -> PaillierCiphertext {
+        if let owner, owner.publicKey.n == n { return try owner.encrypt(encodeSigned(m), unit: r) }
+        return try encrypt(encodeSigned(m), unit: r)
     }
 
     public func encrypt<R: RandomSource>(
@@ -245,9 +257,14 @@ public final class PaillierSecretKey: Sendable, CustomStringConvertible, CustomD
     /// modulo p. The two primes' halves run as pairs (`expConstantTimePair`). Tested against
     /// `PaillierPublicKey.encrypt`, the N-th power modulo N².
     public func encrypt(_ m: BigNum, randomness r: BigNum) throws -> PaillierCiphertext {
+        guard publicKey.isUnit(r) else { throw MPCMathError.invalidRandomness }
+        return try encrypt(m, unit: r)
+    }
+
+    /// `encrypt(_:randomness:)` for an r that `randomUnit` has just drawn.
+    func encrypt(_ m: BigNum, unit r: BigNum) throws -> PaillierCiphertext {
         let pk = publicKey
         guard !m.isNegative, m < pk.n else { throw MPCMathError.plaintextOutOfRange }
-        guard pk.isUnit(r) else { throw MPCMathError.invalidRandomness }
         let secretR = r.withSecrecy(true)
         let (rqModP, rpModQ) = try MontgomeryContext.expConstantTimePair(
             factorization.p, secretR.mod(p), qModPMinusOne, factorization.q, secretR.mod(q), pModQMinusOne)
@@ -270,7 +287,7 @@ public final class PaillierSecretKey: Sendable, CustomStringConvertible, CustomD
         -> (ciphertext: PaillierCiphertext, randomness: BigNum)
     {
         let r = try publicKey.randomUnit(using: &rng)
-        return (try encrypt(m, randomness: r), r)
+        return (try encrypt(m, unit: r), r)
     }
 
     // MARK: Decryption

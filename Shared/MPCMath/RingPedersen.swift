@@ -84,21 +84,31 @@ public struct RingPedersenParameters: Sendable, Hashable, CustomStringConvertibl
 /// The fixed-base tables of one setup's s and t, for provers committing under a peer's
 /// parameters. Exponent sizes: s carries the committed values (at most ±2^(ℓ'+ε), Bob's β in
 /// Π^aff-g), t the randomness (at most ±2^(ℓ+ε+1)·Ñ, `ProofParameters.ringPedersenResponseBound`);
-/// anything longer takes the ladder. About 5 MB per 2048-bit setup, built on first use (≈ 10 ms).
+/// anything longer takes the ladder. About 5 MB per 2048-bit setup; building them costs about as
+/// much as ten commitments on the ladder, so a setup gets tables only from its
+/// `buildThreshold`-th secret commitment on: keygen's few commitments per fresh setup (Π^fac)
+/// never pay for a table, presigning's dozens per peer and signing do.
 ///
 /// Kept in a process-wide cache (the last `capacity` setups used): a key share is decoded again
 /// for every session, and a peer's setup lives as long as the key. The cache holds only public
-/// values (powers of public bases) and never changes a result, so simulations stay deterministic.
+/// values (powers of public bases) and use counts, and never changes a result, so simulations stay
+/// deterministic.
 final class RingPedersenTables: Sendable {
-    let parameters: RingPedersenParameters
     let s: FixedBaseSecretExponentiation
     let t: FixedBaseSecretExponentiation
 
     static let capacity = 8
-    private static let cache = Mutex<[RingPedersenTables]>([])
+    static let buildThreshold = 8
+
+    private struct Entry {
+        let parameters: RingPedersenParameters
+        var uses: Int
+        var tables: RingPedersenTables?
+    }
+
+    private static let cache = Mutex<[Entry]>([])
 
     init(_ parameters: RingPedersenParameters) throws {
-        self.parameters = parameters
         s = try FixedBaseSecretExponentiation(
             base: parameters.s, context: parameters.context,
             maxExponentBits: ProofParameters.ellPrime + ProofParameters.epsilon + 1)
@@ -107,23 +117,22 @@ final class RingPedersenTables: Sendable {
             maxExponentBits: parameters.n.bitLength + ProofParameters.ell + ProofParameters.epsilon + 2)
     }
 
-    /// The tables of `parameters`, built on first use (nil if they cannot be built: the caller
-    /// takes the ladder).
+    /// Counts one secret commitment under `parameters` and returns their tables, built now if this
+    /// use reaches the threshold; nil while below it (or if they cannot be built): the ladder.
     static func tables(for parameters: RingPedersenParameters) -> RingPedersenTables? {
-        if let hit = cache.withLock({ list -> RingPedersenTables? in
-            guard let i = list.firstIndex(where: { $0.parameters == parameters }) else { return nil }
-            let entry = list.remove(at: i)
+        let (tables, build) = cache.withLock { list -> (RingPedersenTables?, Bool) in
+            var entry = Entry(parameters: parameters, uses: 0, tables: nil)
+            if let i = list.firstIndex(where: { $0.parameters == parameters }) { entry = list.remove(at: i) }
+            entry.uses += 1
             list.append(entry)
-            return entry
-        }) {
-            return hit
+            if list.count > capacity { list.removeFirst(list.count - capacity) }
+            return (entry.tables, entry.tables == nil && entry.uses >= buildThreshold)
         }
+        guard build else { return tables }
         // Built outside the lock: two threads may build the same tables once each.
         guard let built = try? RingPedersenTables(parameters) else { return nil }
         cache.withLock { list in
-            if let i = list.firstIndex(where: { $0.parameters == parameters }) { list.remove(at: i) }
-            list.append(built)
-            if list.count > capacity { list.removeFirst(list.count - capacity) }
+            if let i = list.firstIndex(where: { $0.parameters == parameters }) { list[i].tables = built }
         }
         return built
     }

@@ -46,7 +46,7 @@ struct OwnerVerificationTests {
             if round % 2 == 1 { e = e.negated() }
             let f = try BigNum.random(bits: 300, using: &rng, secret: false)
             for (modulus, check) in [
-                (n, Self.owner.equalModN), (n2, Self.owner.equalModNSquared),
+                (n, Self.owner.equalModN), (n2, { try Self.owner.equalModNSquared($0, $1) }),
             ] as [(BigNum, ([Factorization.Term], [Factorization.Term]) throws -> Bool)] {
                 let ctx = try MontgomeryContext(modulus: modulus)
                 let lhs = try ctx.mul(ctx.expSigned(a, e), ctx.exp(b, f))
@@ -54,6 +54,24 @@ struct OwnerVerificationTests {
                 #expect(try check([(a, e), (b, f)], [(lhs, .one)]), "round \(round)")
                 #expect(try !check([(a, e), (b, f)], [(ctx.mul(lhs, a), .one)]), "round \(round)")
             }
+        }
+    }
+
+    @Test("the N-th power factor (half-size exponents modulo p² and q²) agrees with w^N mod N²")
+    func nthPowerFactor() throws {
+        var rng = SeededRandom(seed: "owner-nth-power")
+        let key = Self.verifierKey.publicKey
+        let ctx = try MontgomeryContext(modulus: key.nSquared)
+        for _ in 0..<6 {
+            let w = try key.randomUnit(using: &rng)
+            let a = try key.randomUnit(using: &rng)
+            let wToN = try ctx.exp(w.declassified(), key.n)
+            let rhs = try ctx.mul(a, wToN)
+            #expect(try Self.owner.equalModNSquared([(a, .one)], [(rhs, .one)], timesNthPowerOf: w))
+            // Another w, or w^N missing: refused.
+            #expect(try !Self.owner.equalModNSquared([(a, .one)], [(rhs, .one)], timesNthPowerOf: a))
+            #expect(try !Self.owner.equalModNSquared([(a, .one)], [(rhs, .one)]))
+            #expect(try Self.owner.equalModNSquared([(a, .one), (w, key.n)], [(rhs, .one)]))
         }
     }
 

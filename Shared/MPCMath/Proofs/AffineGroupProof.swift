@@ -146,11 +146,11 @@ public struct AffineGroupProof: Sendable, Equatable {
         let mu = try BigNum.random(inSymmetricRange: twoL * nHat, using: &rng)
         // Fig. 15, step 1: A = C^α (1 + N₀)^β r^N₀, B_x = g^α, B_y = (1 + N₁)^β r_y^N₁,
         // E = s^α t^γ, S = s^x t^m, F = s^β t^δ, T = s^y t^μ.
-        let a = try n0.add(n0.multiply(statement.c, by: alpha), n0.encrypt(signed: beta, randomness: r))
+        let a = try n0.add(n0.multiply(statement.c, by: alpha), n0.encrypt(signed: beta, unit: r, owner: nil))
         let commitment = Commitment(
             a: a.value,
             bx: Point.generatorMul(try Scalar(reducing: alpha)),
-            by: try n1.encrypt(signed: beta, randomness: ry, owner: proverSecret).value,
+            by: try n1.encrypt(signed: beta, unit: ry, owner: proverSecret).value,
             e: try setup.commit(alpha, gamma).declassified(),
             s: try setup.commit(witness.x, m).declassified(),
             f: try setup.commit(beta, delta).declassified(),
@@ -201,16 +201,17 @@ public struct AffineGroupProof: Sendable, Equatable {
     ) throws(ProofError) {
         let n0 = statement.verifierKey
         let n1 = statement.proverKey
-        let c = try n0.checkedCiphertext(statement.c.value, "C", statement: true)
-        let d = try n0.checkedCiphertext(statement.d.value, "D", statement: true)
-        let y = try n1.checkedCiphertext(statement.y.value, "Y", statement: true)
+        var units = UnitChecks()
+        let c = try units.ciphertext(statement.c.value, n0, "C", statement: true)
+        let d = try units.ciphertext(statement.d.value, n0, "D", statement: true)
+        let y = try units.ciphertext(statement.y.value, n1, "Y", statement: true)
         guard !statement.x.isInfinity else { throw .invalidStatement("X is the point at infinity") }
         let cm = commitment
-        let a = try n0.checkedCiphertext(cm.a, "A", statement: false)
-        let by = try n1.checkedCiphertext(cm.by, "By", statement: false)
+        let a = try units.ciphertext(cm.a, n0, "A", statement: false)
+        let by = try units.ciphertext(cm.by, n1, "By", statement: false)
         guard !cm.bx.isInfinity else { throw .notInGroup("Bx") }
         for (value, name) in [(cm.e, "E"), (cm.s, "S"), (cm.f, "F"), (cm.t, "T")] {
-            try setup.checkedElement(value, name)
+            try units.element(value, modulo: setup.n, name)
         }
         // Fig. 15, verification: z₁ ∈ ±2^(ℓ+ε), z₂ ∈ ±2^(ℓ'+ε).
         guard z1.hasMagnitude(atMost: ProofParameters.twoToEllPlusEpsilon) else { throw .outOfRange("z1 ∉ ±2^(ℓ+ε)") }
@@ -220,8 +221,9 @@ public struct AffineGroupProof: Sendable, Equatable {
         let bound = ProofParameters.ringPedersenResponseBound(setup.n)
         guard z3.hasMagnitude(atMost: bound) else { throw .outOfRange("z3 ∉ ±2^(ℓ+ε+1)·Ñ") }
         guard z4.hasMagnitude(atMost: bound) else { throw .outOfRange("z4 ∉ ±2^(ℓ+ε+1)·Ñ") }
-        guard w.isUnit(modulo: n0.n) else { throw .notInGroup("w") }
-        guard wy.isUnit(modulo: n1.n) else { throw .notInGroup("wy") }
+        try units.element(w, modulo: n0.n, "w")
+        try units.element(wy, modulo: n1.n, "wy")
+        try units.finish()
         try withProofErrors {
             let e = try Self.challenge(statement: statement, setup: setup, commitment: cm, transcript: &transcript)
             // Fig. 15, check 1: C^z₁ (1 + N₀)^z₂ w^N₀ = A·D^e mod N₀².
@@ -229,7 +231,7 @@ public struct AffineGroupProof: Sendable, Equatable {
             if let owner, owner.n == n0.n {
                 // (1 + N₀)^z₂ ≡ 1 + z₂·N₀ (mod N₀²), for either sign of z₂.
                 let plain = try (BigNum.one + z2 * n0.n).mod(n0.nSquared)
-                check1 = try owner.equalModNSquared([(c, z1), (plain, .one), (w, n0.n)], [(a, .one), (d, e)])
+                check1 = try owner.equalModNSquared([(c, z1), (plain, .one)], [(a, .one), (d, e)], timesNthPowerOf: w)
             } else {
                 let lhs0 = try n0.mulModNSquared(
                     n0.publicPower(c, z1), n0.publicEncryption(signed: z2, randomness: w))
@@ -328,7 +330,7 @@ public struct MtAResponse: Sendable {
         let (mask, rho) = try aliceKey.encrypt(signed: betaPrime, using: &rng)
         let d = try aliceKey.add(aliceKey.multiply(c, by: xInteger), mask)
         let rhoY = try bobKey.randomUnit(using: &rng)
-        let y = try bobKey.encrypt(signed: betaPrime, randomness: rhoY, owner: bobPaillierSecret)
+        let y = try bobKey.encrypt(signed: betaPrime, unit: rhoY, owner: bobPaillierSecret)
         let statement = AffineGroupProof.Statement(
             verifierKey: aliceKey, proverKey: bobKey, c: c, d: d, y: y, x: Point.generatorMul(x))
         let proof = try AffineGroupProof.prove(

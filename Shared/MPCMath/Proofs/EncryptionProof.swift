@@ -79,7 +79,7 @@ public struct EncryptionProof: Sendable, Equatable {
         // Fig. 14, step 1: S = s^k t^μ, A = (1 + N₀)^α r^N₀, C = s^α t^γ.
         let commitment = Commitment(
             s: try setup.commit(k, mu).declassified(),
-            a: try key.encrypt(signed: alpha, randomness: r, owner: proverSecret).value,
+            a: try key.encrypt(signed: alpha, unit: r, owner: proverSecret).value,
             c: try setup.commit(alpha, gamma).declassified())
         // Fig. 14, step 2: e ← ±q.
         let e = try challenge(statement: statement, setup: setup, commitment: commitment, transcript: &transcript)
@@ -111,18 +111,20 @@ public struct EncryptionProof: Sendable, Equatable {
         statement: Statement, setup: RingPedersenParameters, transcript: inout Transcript, owner: Factorization? = nil
     ) throws(ProofError) {
         let key = statement.key
-        let k = try key.checkedCiphertext(statement.ciphertext.value, "K", statement: true)
-        try setup.checkedElement(commitment.s, "S")
-        try setup.checkedElement(commitment.c, "C")
-        let a = try key.checkedCiphertext(commitment.a, "A", statement: false)
+        var units = UnitChecks()
+        let k = try units.ciphertext(statement.ciphertext.value, key, "K", statement: true)
+        try units.element(commitment.s, modulo: setup.n, "S")
+        try units.element(commitment.c, modulo: setup.n, "C")
+        let a = try units.ciphertext(commitment.a, key, "A", statement: false)
         // Fig. 14, verification: z₁ ∈ ±2^(ℓ+ε).
         guard z1.hasMagnitude(atMost: ProofParameters.twoToEllPlusEpsilon) else {
             throw .outOfRange("z1 ∉ ±2^(ℓ+ε)")
         }
-        guard z2.isUnit(modulo: key.n) else { throw .notInGroup("z2") }
+        try units.element(z2, modulo: key.n, "z2")
         guard z3.hasMagnitude(atMost: ProofParameters.ringPedersenResponseBound(setup.n)) else {
             throw .outOfRange("z3 ∉ ±2^(ℓ+ε+1)·Ñ")
         }
+        try units.finish()
         try withProofErrors {
             let e = try Self.challenge(
                 statement: statement, setup: setup, commitment: commitment, transcript: &transcript)

@@ -95,7 +95,7 @@ public struct LogStarProof: Sendable, Equatable {
         // Fig. 25, step 1: S = s^x t^μ, A = (1 + N₀)^α r^N₀, Y = g^α, D = s^α t^γ.
         let commitment = Commitment(
             s: try setup.commit(x, mu).declassified(),
-            a: try key.encrypt(signed: alpha, randomness: r, owner: proverSecret).value,
+            a: try key.encrypt(signed: alpha, unit: r, owner: proverSecret).value,
             y: try Scalar(reducing: alpha) * statement.base,
             d: try setup.commit(alpha, gamma).declassified())
         // Fig. 25, step 2: e ← ±q.
@@ -135,19 +135,21 @@ public struct LogStarProof: Sendable, Equatable {
         guard !statement.base.isInfinity, !statement.point.isInfinity else {
             throw .invalidStatement("point at infinity")
         }
-        let c = try key.checkedCiphertext(statement.ciphertext.value, "C", statement: true)
-        try setup.checkedElement(commitment.s, "S")
-        try setup.checkedElement(commitment.d, "D")
-        let a = try key.checkedCiphertext(commitment.a, "A", statement: false)
+        var units = UnitChecks()
+        let c = try units.ciphertext(statement.ciphertext.value, key, "C", statement: true)
+        try units.element(commitment.s, modulo: setup.n, "S")
+        try units.element(commitment.d, modulo: setup.n, "D")
+        let a = try units.ciphertext(commitment.a, key, "A", statement: false)
         guard !commitment.y.isInfinity else { throw .notInGroup("Y") }
         // Fig. 25, verification: z₁ ∈ ±2^(ℓ+ε).
         guard z1.hasMagnitude(atMost: ProofParameters.twoToEllPlusEpsilon) else {
             throw .outOfRange("z1 ∉ ±2^(ℓ+ε)")
         }
-        guard z2.isUnit(modulo: key.n) else { throw .notInGroup("z2") }
+        try units.element(z2, modulo: key.n, "z2")
         guard z3.hasMagnitude(atMost: ProofParameters.ringPedersenResponseBound(setup.n)) else {
             throw .outOfRange("z3 ∉ ±2^(ℓ+ε+1)·Ñ")
         }
+        try units.finish()
         try withProofErrors {
             let e = try Self.challenge(
                 statement: statement, setup: setup, commitment: commitment, transcript: &transcript)
