@@ -99,6 +99,7 @@ final class RingPedersenTables: Sendable {
 
     static let capacity = 8
     static let buildThreshold = 8
+    static let maximumModulusBits = 4096
 
     private struct Entry {
         let parameters: RingPedersenParameters
@@ -120,6 +121,8 @@ final class RingPedersenTables: Sendable {
     /// Counts one secret commitment under `parameters` and returns their tables, built now if this
     /// use reaches the threshold; nil while below it (or if they cannot be built): the ladder.
     static func tables(for parameters: RingPedersenParameters) -> RingPedersenTables? {
+        // Tables grow with |Ñ|² (≈ 5 MB at 2048 bits, 16 MB at 4096): larger setups take the ladder.
+        guard parameters.n.bitLength <= maximumModulusBits else { return nil }
         let (tables, build) = cache.withLock { list -> (RingPedersenTables?, Bool) in
             var entry = Entry(parameters: parameters, uses: 0, tables: nil)
             if let i = list.firstIndex(where: { $0.parameters == parameters }) { entry = list.remove(at: i) }

@@ -58,13 +58,13 @@ public final class TSSSignerNode: Sendable {
         var nonce: UInt64 = 0
         var running: [[UInt8]: Running] = [:]
         var shares: [KeyRecordID: KeyShare] = [:]
-        /// Validators that recently failed to answer: avoided when choosing signers (until the ms).
-        var avoid: [Address: UInt64] = [:]
+        /// Who signs: this node's own set, fresh sets, validators avoided after going silent.
+        var selection: SignerSelection
         var completed: [String: Int] = [:]
         var failed: [String: Int] = [:]
         var lastErrors: [String] = []
     }
-    let state = Mutex(State())
+    let state: Mutex<State>
 
     public init(
         chainID: String, key: PrivateKey, store: KeyStore, pool: PreParamsPool, network: TSSPeerNetwork,
@@ -74,6 +74,7 @@ public final class TSSSignerNode: Sendable {
         self.chainID = chainID
         self.key = key
         self.me = try Address(bytes: key.publicKey.ethereumAddressBytes)
+        state = Mutex(State(selection: SignerSelection(me: me)))
         self.store = store
         self.pool = pool
         self.network = network
@@ -814,10 +815,10 @@ public final class TSSSignerNode: Sendable {
     /// The signer set this node coordinates presignatures for: itself and the next t parties of the
     /// key (cyclically), so that every node keeps its own warm set.
     func ownSignerSet(_ share: KeyShare) -> [Address]? {
-        guard let addresses = try? share.identities.map({ try Address(bytes: $0.ethereumAddressBytes) }),
-            let mine = addresses.firstIndex(of: me)
-        else { return nil }
-        return (0...share.threshold).map { addresses[(mine + $0) % addresses.count] }.sorted()
+        guard let addresses = try? share.identities.map({ try Address(bytes: $0.ethereumAddressBytes) }) else {
+            return nil
+        }
+        return SignerSelection.ownSet(parties: addresses, me: me, threshold: share.threshold)
     }
 
     /// A pooled presignature (its presigning session id) of `record` made by exactly `signers`.
@@ -839,9 +840,8 @@ public final class TSSSignerNode: Sendable {
         var made = 0
         for case .success(let header) in (try? store.records()) ?? [] where header.status == .ready {
             guard let share = try? loadShare(header.id), let signers = ownSignerSet(share) else { continue }
-            if let until = state.withLock({ s in signers.compactMap { s.avoid[$0] }.max() }), until > Self.nowMs() {
-                continue
-            }
+            let now = Self.nowMs()
+            if state.withLock({ $0.selection.avoidedUntil(signers, nowMs: now) }) != nil { continue }
             while (try? countPresignatures(header.id, signers: signers, share: share)) ?? presignTarget < presignTarget
             {
                 let proposal = TSSSessionProposal(
@@ -879,26 +879,21 @@ public final class TSSSignerNode: Sendable {
         }
     }
 
-    /// Whether a validator of `set` failed to answer recently.
+    /// Whether a validator of `set` failed to answer recently (`SignerSelection`).
     func isAvoided(_ set: [Address]) -> Bool {
         let now = Self.nowMs()
-        return state.withLock { s in set.contains { (s.avoid[$0] ?? 0) > now } }
+        return state.withLock { $0.selection.isAvoided(set, nowMs: now) }
     }
 
     func markAvoid(_ silent: [Address]) {
-        let until = Self.nowMs() + 30_000
-        state.withLock { s in for a in silent where a != me { s.avoid[a] = until } }
+        let now = Self.nowMs()
+        state.withLock { $0.selection.markSilent(silent, nowMs: now) }
     }
 
-    /// t + 1 signers: this node first, then the others not excluded, those recently silent last.
+    /// t + 1 signers for a fresh signing (`SignerSelection.choose`).
     func chooseSigners(_ parties: [Address], t: Int, excluding excluded: Set<Address>) -> [Address]? {
         let now = Self.nowMs()
-        let avoid = state.withLock { $0.avoid }
-        let others = parties.filter { $0 != me && !excluded.contains($0) }
-        let preferred = others.filter { (avoid[$0] ?? 0) <= now } + others.filter { (avoid[$0] ?? 0) > now }
-        guard parties.contains(me), preferred.count >= t else { return nil }
-        // With a warm pool, the node's own set first.
-        return ([me] + preferred.prefix(t)).sorted()
+        return state.withLock { $0.selection.choose(parties: parties, threshold: t, excluding: excluded, nowMs: now) }
     }
 
     /// Waits (up to 10 s) while a record of `keyID` (`session`, or any) is PENDING with its
