@@ -65,6 +65,11 @@ public enum MethodID {
     public static let tssPropose: UInt16 = 0x0302
     /// The envelope payload type of a `TSSSessionProposal`.
     public static let tssProposal: UInt16 = 0x0303
+    /// `Envelope(TSSAbandon) → Empty`: the coordinator of a session gives it up; the peers that
+    /// joined end their part at once.
+    public static let tssAbandon: UInt16 = 0x0304
+    /// The envelope payload type of a `TSSAbandon`.
+    public static let tssAbandonNotice: UInt16 = 0x0305
 
     /// The consensus-manager → its tss-signer: each request is an `Envelope` signed with the
     /// node's validator key (payload type = the method), so only the local consensus-manager is
@@ -93,6 +98,7 @@ public enum MethodID {
         case sandboxCancel: "sandbox.cancel"
         case tssDeliver: "tss.deliver"
         case tssPropose: "tss.propose"
+        case tssAbandon: "tss.abandon"
         case tssKeygen: "tss.keygen"
         case tssSign: "tss.sign"
         case tssReshare: "tss.reshare"

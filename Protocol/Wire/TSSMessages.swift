@@ -7,6 +7,8 @@
 //   any session;
 // - `TSSSessionProposal`, tss-signer → peers' tss-signers (`MethodID.tssPropose`): what a session
 //   is, so that each peer can ask its own consensus-manager before joining;
+// - `TSSAbandon`, a coordinator → the peers that joined (`MethodID.tssAbandon`): the session will
+//   not complete (another participant refused), so they end it now instead of at the deadline;
 // - the consensus-manager's local operator API (`MethodID.consensusTSSApprove` …).
 
 /// Caps enforced on decode.
@@ -585,5 +587,26 @@ public struct TSSStatusReply: WireMessage, Hashable {
         peersKnown = try reader.readUInt32()
         peersConnected = try reader.readUInt32()
         json = try reader.readString(maxLength: Self.maxStatusBytes)
+    }
+}
+
+/// A coordinator gives up a session it proposed (`MethodID.tssAbandon`, in an `Envelope` signed by
+/// the coordinator whose `session` is the session id): a participant refused or could not be
+/// reached, so the peers that joined end their part now, not at the deadline. Only the session's
+/// own coordinator is obeyed.
+public struct TSSAbandon: WireMessage, Hashable {
+    /// Why, for the peers' logs (at most `TSSWireLimits.maxReasonBytes`, truncated when built).
+    public var reason: String
+
+    public init(reason: String) {
+        var text = reason
+        while text.utf8.count > TSSWireLimits.maxReasonBytes { text.removeLast() }
+        self.reason = text
+    }
+
+    public func encode(to writer: inout WireWriter) { writer.writeString(reason) }
+
+    public init(from reader: inout WireReader) throws(WireError) {
+        reason = try reader.readString(maxLength: TSSWireLimits.maxReasonBytes)
     }
 }

@@ -74,6 +74,9 @@ import Wire
             network.registerProposals(on: server) { (proposal, sender) async throws(RPCError) in
                 try await TSSSignerNode.answering { try await node.handleProposal(proposal, from: sender) }
             }
+            network.registerAbandons(on: server) { (sid, notice, sender) async throws(RPCError) in
+                try await TSSSignerNode.answering { try await node.handleAbandon(sid, notice, from: sender) }
+            }
             _ = try await server.start()
             nodes.append(Node(key: key(i), db: db, server: server, node: node, approvals: approvals))
         }
@@ -200,6 +203,47 @@ import Wire
             Issue.record("a retired share signed")
         } catch {
             #expect(error.message.contains("RETIRED"))
+        }
+
+        // Node 2 refuses a signing that node 1 joined: the coordinator abandons it and node 1 ends
+        // its part at once (the session deadline is 4 s; it would otherwise run until then).
+        digest = SHA256.hash(Array("refused by 2".utf8))
+        nodes[0].approvals.allow(.sign, "k", digest)
+        nodes[1].approvals.allow(.sign, "k", digest)
+        let refusedAt = ContinuousClock.now
+        do {
+            _ = try await Self.call {
+                try await nodes[0].node.sign(
+                    TSSSignRequest(
+                        keyID: "k", messageHash: digest, purpose: "t",
+                        signers: [addresses[0], addresses[1], addresses[2]]))
+            }
+            Issue.record("a signing refused by node 2 succeeded")
+        } catch {
+            #expect(error.code == .permissionDenied)
+        }
+        var abandoned = false
+        for _ in 0..<60 {
+            let status = await nodes[1].node.statusJSON()
+            if case .object(let sessions)? = status["sessions"], case .array(let running)? = sessions["running"],
+                running.isEmpty, case .array(let errors)? = sessions["recent_errors"],
+                errors.contains(where: { "\($0)".contains("abandoned by the coordinator") })
+            {
+                abandoned = true
+                break
+            }
+            try await Task.sleep(for: .milliseconds(25))
+        }
+        #expect(abandoned, "node 1 did not end the abandoned session")
+        #expect(ContinuousClock.now - refusedAt < .seconds(3))
+        // An abandon notice for a session this node does not run, or from a node that does not
+        // coordinate it, changes nothing.
+        do {
+            try await nodes[1].node.handleAbandon(
+                SHA256.hash(Array("no such session".utf8)), TSSAbandon(reason: "x"), from: addresses[0])
+            Issue.record("an abandon of an unknown session was accepted")
+        } catch let error as RPCError {
+            #expect(error.code == .notFound)
         }
 
         // Node 2 stops: a signing without a fixed set completes with {0, 1, 3}; a fixed set with 2

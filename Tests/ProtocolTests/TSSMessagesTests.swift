@@ -39,6 +39,7 @@ import Wire
             TSSAuthorizeRequest(
                 sessionID: Self.h(0x11), kind: .sign, keyID: "k1", purpose: "batch", messageHash: Self.h(0x22)))
         try check("TSSApproveRequest", TSSApproveRequest(kind: .presign, keyID: "k1", ttlSeconds: 3600))
+        try check("TSSAbandon", TSSAbandon(reason: "refused"))
         try check(
             "TSSSignRequest",
             TSSSignRequest(keyID: "k1", messageHash: Self.h(0x33), purpose: "batch", signers: [Self.a(1), Self.a(3)]))
@@ -100,6 +101,12 @@ import Wire
         #expect(throws: WireError.self) {
             try TSSApproveRequest.decode(TSSApproveRequest(kind: .sign, keyID: "k", ttlSeconds: 0).encoded())
         }
+        // An abandon notice's reason is bounded (built: truncated; received: refused).
+        #expect(
+            TSSAbandon(reason: String(repeating: "é", count: 1000)).reason.utf8.count <= TSSWireLimits.maxReasonBytes)
+        var long = WireWriter()
+        long.writeString(String(repeating: "x", count: TSSWireLimits.maxReasonBytes + 1))
+        #expect(throws: WireError.self) { try TSSAbandon.decode(long.take()) }
         // A digest that is not 32 bytes never decodes as one.
         for hash in [[UInt8](repeating: 1, count: 31), [UInt8](repeating: 1, count: 33)] {
             #expect(throws: WireError.self) {

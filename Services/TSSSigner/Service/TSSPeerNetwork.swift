@@ -85,17 +85,7 @@ public final class TSSPeerNetwork: Sendable {
         handle: @escaping @Sendable (TSSSessionProposal, Address) async throws(RPCError) -> Void
     ) {
         server.register(MethodID.tssPropose, request: Envelope.self) { [self] envelope, _ in
-            func refuse(_ why: String) -> RPCError {
-                rejectedCount.add(1, ordering: .relaxed)
-                return RPCError(.unauthenticated, why)
-            }
-            guard envelope.chainID == chainID else { throw refuse("envelope of chain \(envelope.chainID)") }
-            guard envelope.payloadType == MethodID.tssProposal else { throw refuse("not a session proposal") }
-            let signer: Address
-            do { signer = try envelope.recoverSigner() } catch { throw refuse("bad signature") }
-            guard signer == envelope.sender, endpoint(signer) != nil, signer != me else {
-                throw refuse("sender is not a known validator")
-            }
+            let signer = try authenticate(envelope, payloadType: MethodID.tssProposal, "a session proposal")
             let proposal: TSSSessionProposal
             do { proposal = try TSSSessionProposal.decode(envelope.payload) } catch {
                 throw RPCError(.invalidArgument, "malformed proposal: \(error)")
@@ -106,6 +96,51 @@ public final class TSSPeerNetwork: Sendable {
             try await handle(proposal, signer)
             return Empty()
         }
+    }
+
+    /// The validator that signed `envelope` (this chain, `payloadType`, a known peer), or
+    /// `unauthenticated`.
+    func authenticate(_ envelope: Envelope, payloadType: UInt16, _ what: String) throws(RPCError) -> Address {
+        func refuse(_ why: String) -> RPCError {
+            rejectedCount.add(1, ordering: .relaxed)
+            return RPCError(.unauthenticated, why)
+        }
+        guard envelope.chainID == chainID else { throw refuse("envelope of chain \(envelope.chainID)") }
+        guard envelope.payloadType == payloadType else { throw refuse("not \(what)") }
+        let signer: Address
+        do { signer = try envelope.recoverSigner() } catch { throw refuse("bad signature") }
+        guard signer == envelope.sender, endpoint(signer) != nil, signer != me else {
+            throw refuse("sender is not a known validator")
+        }
+        return signer
+    }
+
+    /// Serves `tss.abandon`: `handle` gets the session id, the notice and its (authenticated)
+    /// sender; whether the sender coordinates that session is for `handle` to check.
+    public func registerAbandons(
+        on server: RPCServer,
+        handle: @escaping @Sendable ([UInt8], TSSAbandon, Address) async throws(RPCError) -> Void
+    ) {
+        server.register(MethodID.tssAbandon, request: Envelope.self) { [self] envelope, _ in
+            let signer = try authenticate(envelope, payloadType: MethodID.tssAbandonNotice, "an abandon notice")
+            let notice: TSSAbandon
+            do { notice = try TSSAbandon.decode(envelope.payload) } catch {
+                throw RPCError(.invalidArgument, "malformed abandon notice: \(error)")
+            }
+            try await handle(envelope.session, notice, signer)
+            return Empty()
+        }
+    }
+
+    /// Tells `peer` that the session `sessionID` (which we coordinate) is given up. Best effort:
+    /// a peer that does not hear it ends the session at its deadline.
+    public func abandon(sessionID: [UInt8], reason: String, nonce: UInt64, to peer: Address) async {
+        guard let endpoint = endpoint(peer), let client = try? await self.client(for: peer, endpoint),
+            let envelope = try? Envelope.signed(
+                chainID: chainID, session: sessionID, round: 0, sequence: nonce,
+                payloadType: MethodID.tssAbandonNotice, payload: TSSAbandon(reason: reason), key: key)
+        else { return }
+        let _: Empty? = try? await client.call(method: MethodID.tssAbandon, request: envelope, timeout: .seconds(5))
     }
 
     /// Proposes a session to `peer`; returns when it joined, throws its refusal (`RPCError`) or

@@ -307,6 +307,13 @@ public final class TSSSignerNode: Sendable {
         switch local {
         case .success(let started): task = started
         case .failure(let error):
+            // The proposals went out while our part was being prepared (signing): the peers that
+            // joined would otherwise wait for the deadline.
+            if proposal.kind == .sign {
+                abandon(
+                    proposal, sid, joined: others.filter { p in !refusals.contains { $0.0 == p } },
+                    "the coordinator could not start: \(error.message)")
+            }
             throw SessionFailure(
                 reason: error.code == .failedPrecondition && proposal.kind == .sign && !proposal.presignSession.isEmpty
                     ? .presignatureMissing : .other, rpcError: error)
@@ -314,6 +321,9 @@ public final class TSSSignerNode: Sendable {
         if let (peer, error) = refusals.sorted(by: { $0.0 < $1.0 }).first {
             let unreachable = refusals.filter { $0.1.code == .unavailable || $0.1.code == .deadlineExceeded }
             await cancelLocal(sid, .cancelled("\(checksummedHex(peer)) refused: \(error.message)"))
+            abandon(
+                proposal, sid, joined: others.filter { p in !refusals.contains { $0.0 == p } },
+                "\(checksummedHex(peer)) refused: \(error.message)")
             task.cancel()
             _ = try? await task.value
             noteFailure(proposal, "\(checksummedHex(peer)): \(error.message)")
@@ -363,6 +373,33 @@ public final class TSSSignerNode: Sendable {
         } catch {
             return error
         }
+    }
+
+    /// Tells the peers that joined a session we coordinate that it is given up (in the background:
+    /// best effort; a peer that does not hear it ends the session at its deadline).
+    func abandon(_ proposal: TSSSessionProposal, _ sid: [UInt8], joined: [Address], _ reason: String) {
+        guard !joined.isEmpty else { return }
+        let nonce = nextNonce()
+        Task { [network] in
+            await withTaskGroup(of: Void.self) { group in
+                for peer in joined {
+                    group.addTask { await network.abandon(sessionID: sid, reason: reason, nonce: nonce, to: peer) }
+                }
+            }
+        }
+    }
+
+    /// A coordinator's abandon notice (authenticated by the network: `sender` signed it). Only the
+    /// session's own coordinator is obeyed; an unknown session (already over, or never joined)
+    /// is answered `notFound`.
+    public func handleAbandon(_ sid: [UInt8], _ notice: TSSAbandon, from sender: Address) async throws {
+        guard let proposal = state.withLock({ $0.running[sid]?.proposal }) else {
+            throw RPCError(.notFound, "no session \(Hex.encode(sid.prefix(8))) here")
+        }
+        guard proposal.coordinator == sender else {
+            throw RPCError(.permissionDenied, "\(checksummedHex(sender)) does not coordinate this session")
+        }
+        await cancelLocal(sid, .cancelled("abandoned by the coordinator \(checksummedHex(sender)): \(notice.reason)"))
     }
 
     /// A peer's proposal (already authenticated by the network: `sender` signed it).

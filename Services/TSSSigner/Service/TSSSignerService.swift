@@ -66,6 +66,9 @@ public enum TSSSignerService: LocalServiceDefinition {
         network.registerProposals(on: p2p) { (proposal, sender) async throws(RPCError) in
             try await TSSSignerNode.answering { try await node.handleProposal(proposal, from: sender) }
         }
+        network.registerAbandons(on: p2p) { (sid, notice, sender) async throws(RPCError) in
+            try await TSSSignerNode.answering { try await node.handleAbandon(sid, notice, from: sender) }
+        }
         let base = runtime.extras
         TSSRequestHandlers.register(
             on: server, node: node, gate: LocalRequestGate(chainID: context.chainID, owner: context.validator),
