@@ -20,7 +20,11 @@ import Synchronization
 ///
 /// Constant time with respect to e: the digit count depends only on K; each row's 16 entries are
 /// all read and combined with masks; the multiplications are OpenSSL's Montgomery routines on
-/// fixed-width operands. Memory: 16 · rows · |m| bytes (3 MB for 2,900-bit exponents modulo a
+/// fixed-width operands. The selected entry becomes a BIGNUM through `BN_lebin2bn`, which drops
+/// leading zero bytes one by one: so that its time does not depend on which entry was selected,
+/// every entry is stored with a non-zero top byte (|m| bytes wide) — x itself, or x + m when x's top
+/// byte is zero (the same residue; Montgomery multiplication of a < m by b < 2^|m| stays below 2m
+/// before its final subtraction, so the product is exact). Memory: 16 · rows · |m| bytes (3 MB for 2,900-bit exponents modulo a
 /// 2048-bit m), so tables are kept for long-lived public bases only (a peer's ring-Pedersen s and
 /// t, `RingPedersenParameters`).
 public final class FixedBaseSecretExponentiation: @unchecked Sendable {
@@ -29,6 +33,8 @@ public final class FixedBaseSecretExponentiation: @unchecked Sendable {
     public let maxExponentBits: Int
     /// 64-bit words per table entry (the modulus width).
     private let words: Int
+    /// The modulus's width in bytes: what each entry is read back as.
+    private let bytes: Int
     private let rows: Int
     /// rows × 16 entries × `words` limbs, little-endian limbs (the byte order BN_lebin2bn reads on
     /// a little-endian host; checked at init).
@@ -50,7 +56,8 @@ public final class FixedBaseSecretExponentiation: @unchecked Sendable {
         guard UInt16(1).littleEndian == 1 else { throw CryptoError.invalidParameter("big-endian host") }
         self.context = context
         self.maxExponentBits = maxExponentBits
-        words = (context.modulus.byteLength + 7) / 8
+        bytes = context.modulus.byteLength
+        words = (bytes + 7) / 8
         // K ≤ maxExponentBits rounded up to words; e' has K + 1 bits.
         rows = Self.roundedBits(maxExponentBits) / Self.window + 1
         let entryCount = rows * 16
@@ -96,13 +103,35 @@ public final class FixedBaseSecretExponentiation: @unchecked Sendable {
     /// Bytes the table holds.
     public var tableBytes: Int { table.count * 8 }
 
+    /// Entries stored with a zero top byte (for tests: 0 unless the modulus's top byte is 0xFF).
+    var entriesWithZeroTopByte: Int {
+        (0..<table.count / words).filter { entry in
+            let limb = table[entry * words + (bytes - 1) / 8]
+            return (limb >> UInt64(((bytes - 1) % 8) * 8)) & 0xFF == 0
+        }.count
+    }
+
+    /// Stores `value` (< m, Montgomery form) as T[row][digit], as value + m if value's top byte
+    /// (at |m| bytes) is zero and value + m still fits in |m| bytes. That can fail only when m's top
+    /// byte is 0xFF (for N = pq of two 1024-bit primes, both within 0.2 % of 2^1024): value is then
+    /// kept as it is, and reading it back takes a step more — the one residue of timing left.
     private func store(_ value: OpaquePointer, row: Int, digit: Int) {
         let start = (row * 16 + digit) * words
         let slice = UnsafeMutableBufferPointer(rebasing: table[start..<start + words])
-        let written = slice.withMemoryRebound(to: UInt8.self) {
-            BN_bn2lebinpad(value, $0.baseAddress, Int32(words * 8))
+        func write(_ x: OpaquePointer) -> Bool {
+            let written = slice.withMemoryRebound(to: UInt8.self) {
+                $0.initialize(repeating: 0)
+                return BN_bn2lebinpad(x, $0.baseAddress, Int32(bytes))
+            }
+            return written == Int32(bytes)
         }
-        precondition(written == Int32(words * 8), "table entry wider than the modulus")
+        precondition(write(value), "table entry wider than the modulus")
+        let topByteIsZero = slice.withMemoryRebound(to: UInt8.self) { $0[bytes - 1] == 0 }
+        guard topByteIsZero, let shifted = BN_new() else { return }
+        defer { BN_free(shifted) }
+        if BN_add(shifted, value, context.modulus.bn) == 1, BN_num_bits(shifted) <= Int32(bytes * 8) {
+            precondition(write(shifted), "table entry wider than the modulus")
+        }
     }
 
     /// bits rounded up to whole 64-bit words (at least one word).
@@ -154,7 +183,7 @@ public final class FixedBaseSecretExponentiation: @unchecked Sendable {
             let digit = (ePrime[j / 16] >> UInt64((j % 16) * Self.window)) & 0xF
             select(row: j, digit: digit, into: &buffer)
             let ok = buffer.withUnsafeBytes {
-                BN_lebin2bn($0.baseAddress!.assumingMemoryBound(to: UInt8.self), Int32(words * 8), selected)
+                BN_lebin2bn($0.baseAddress!.assumingMemoryBound(to: UInt8.self), Int32(bytes), selected)
             }
             guard ok != nil, BN_mod_mul_montgomery(acc, acc, selected, mont, ctx) == 1 else {
                 BN_clear_free(acc)
@@ -196,7 +225,7 @@ public final class FixedBaseSecretExponentiation: @unchecked Sendable {
         guard let ctx = BN_CTX_new(), let x = BN_new() else { fatalError("BN: out of memory") }
         defer { BN_CTX_free(ctx) }
         let ok = buffer.withUnsafeBytes {
-            BN_lebin2bn($0.baseAddress!.assumingMemoryBound(to: UInt8.self), Int32(words * 8), x)
+            BN_lebin2bn($0.baseAddress!.assumingMemoryBound(to: UInt8.self), Int32(bytes), x)
         }
         guard ok != nil, BN_from_montgomery(x, x, context.mont, ctx) == 1 else { fatalError("BN_from_montgomery") }
         // Public values: the ordinary inversion, then back to Montgomery form.

@@ -1,7 +1,7 @@
-import CryptoPrimitives
 import MPCTestSupport
 import Testing
 
+@testable import CryptoPrimitives
 @testable import MPCMath
 
 /// The constant-time fixed-base tables (secret, signed exponents: ring-Pedersen commitments under
@@ -34,6 +34,27 @@ import Testing
         // A base not reduced mod m is reduced first.
         let unreduced = try FixedBaseSecretExponentiation(base: base + n, context: context, maxExponentBits: 64)
         #expect(try unreduced.power(BigNum(-12345, secret: true)) == context.exp(inverse, 12345))
+    }
+
+    /// Moduli whose width is not whole words, or not whole bytes: the entries are read back as
+    /// |m| bytes, every one with a non-zero top byte (so `BN_lebin2bn` strips nothing).
+    @Test(arguments: [1001, 1024, 1031, 2040, 2048])
+    func oddWidthModuli(_ bits: Int) throws {
+        var rng = SeededRandom(seed: "fixed-base-width-\(bits)")
+        var m = try BigNum.random(bits: bits, using: &rng, secret: false)
+        if !m.isOdd { m = m + .one }
+        let context = try MontgomeryContext(modulus: m)
+        var base: BigNum
+        repeat { base = try BigNum.random(bits: bits - 3, using: &rng, secret: false) } while !base.isCoprime(to: m)
+        let table = try FixedBaseSecretExponentiation(base: base, context: context, maxExponentBits: bits + 100)
+        #expect(table.entriesWithZeroTopByte == 0)
+        for eBits in [1, 63, 64, 200, bits, bits + 99] {
+            let e = try BigNum.random(bits: eBits, using: &rng, secret: false)
+            #expect(try table.power(e.withSecrecy(true)) == context.exp(base, e), "m \(bits), e \(eBits)")
+            #expect(
+                try table.power(e.negated().withSecrecy(true)) == context.exp(base.modInverse(m), e),
+                "m \(bits), e −\(eBits)")
+        }
     }
 
     @Test func refusesSecretBasesAndLongExponents() throws {
