@@ -271,7 +271,7 @@ struct TSSNetBench {
         let byAddress = try (0..<Self.validators).map { ($0, try address($0)) }.sorted { $0.1 < $1.1 }.map(\.0)
         let fullSet = [byAddress[0], byAddress[1], byAddress[3]]
         var full: [Double] = []
-        for n in 0..<options.scale(12, quick: 2) {
+        for n in 0..<options.scale(20, quick: 2) {
             let digest = SHA256.hash(Array("full \(n) \(Date())".utf8))
             try await approve(
                 0..<Self.validators,
