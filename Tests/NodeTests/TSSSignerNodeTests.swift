@@ -152,6 +152,11 @@ import Wire
         #expect(try nodes[1].node.keys("k").keys[0].presignatures == 0)
 
         // Node 1's consensus-manager did not approve this digest: node 1 refuses, naming itself.
+        // The signing names a pooled presignature: node 1 prepares its part while it asks, and
+        // takes nothing when refused.
+        #expect(await nodes[0].node.refillPresignatures() == 2)
+        let pooledAtOne = try nodes[1].node.keys("k").keys[0].presignatures
+        #expect(pooledAtOne == 2)
         digest = SHA256.hash(Array("not approved by 1".utf8))
         nodes[0].approvals.allow(.sign, "k", digest)
         do {
@@ -167,6 +172,7 @@ import Wire
                 error.message.contains(
                     "not approved by the consensus-manager of \(checksummedAddressText(addresses[1]))"))
         }
+        #expect(try nodes[1].node.keys("k").keys[0].presignatures == pooledAtOne)
 
         // Reshare {0, 1, 2} t=1 → {0, 1, 2, 3} t=2: same key; the old records retire.
         for n in nodes { n.approvals.allow(.reshare, "k") }

@@ -2,6 +2,7 @@ import CryptoPrimitives
 import Foundation
 import LevelDB
 import Secp256k1
+import Synchronization
 import Testing
 import Wire
 
@@ -112,6 +113,87 @@ struct PresignatureStoreTests {
         let other = try store.takePresignature(record: Self.record(), presignSession: sessions[1])
         #expect(try Presignature.decode(other, keyShare: Shares.all[0]).signers == [0, 1])
         #expect(try store.presignatureCount(record: Self.record()) == 0)
+    }
+
+    /// Leases: taken without a synced write within the epoch that leased them, dropped by the next
+    /// epoch (a crashed run may have used them), never handed out twice.
+    @Test func leasedPresignaturesAreDroppedByTheNextEpoch() throws {
+        let dir = TempDir()
+        let sealed = try Self.presign("lease-a") + Self.presign("lease-b")
+        let sessions = (0..<4).map { SHA256.hash([UInt8($0)]) }
+        let ticks = Atomic<UInt64>(1_700_000_000_000)
+        let clock: @Sendable () -> UInt64 = { ticks.add(1, ordering: .relaxed).newValue }
+        do {
+            let (db, store) = try openStore(dir.path, clock: clock)
+            defer { db.close() }
+            try store.markReady(Self.record(), share: Shares.all[0])
+            #expect(try store.beginLeaseEpoch() == (epoch: 1, dropped: 0))
+            for (i, session) in sessions.enumerated() {
+                try store.putPresignature(
+                    record: Self.record(), presignSession: session, signers: [0, 1], sealedBytes: sealed[i % 2 * 2],
+                    leaseAhead: 2)
+            }
+            // The first two stored were leased in the batch that stored them.
+            #expect(try store.presignatures(record: Self.record()).map(\.leased) == [true, true, false, false])
+            // peek reads without taking.
+            #expect(try store.peekPresignature(record: Self.record(), presignSession: sessions[0]) == sealed[0])
+            #expect(try store.presignatureCount(record: Self.record()) == 4)
+            // A leased one is taken once.
+            #expect(try store.takePresignature(record: Self.record(), presignSession: sessions[0]) == sealed[0])
+            #expect(throws: KeyStoreError.self) {
+                try store.takePresignature(record: Self.record(), presignSession: sessions[0])
+            }
+            // Topping up leases the oldest unleased one; a second call has nothing to do.
+            #expect(try store.leasePresignatures(record: Self.record(), signers: [0, 1], upTo: 2) == 1)
+            #expect(try store.leasePresignatures(record: Self.record(), signers: [0, 1], upTo: 2) == 0)
+            #expect(try store.presignatures(record: Self.record()).map(\.leased) == [true, true, false])
+            // Another signer set's count is its own.
+            #expect(try store.leasePresignatures(record: Self.record(), signers: [0, 2], upTo: 2) == 0)
+        }
+        do {
+            // Opened again without an epoch (a CLI): an entry leased by the earlier run is dropped
+            // when asked for, never handed out; an unleased one is taken by a synced delete.
+            let (db, store) = try openStore(dir.path, clock: clock)
+            defer { db.close() }
+            #expect(try store.presignatures(record: Self.record()).map(\.leased) == [false, false, false])
+            #expect(throws: KeyStoreError.self) {
+                try store.takePresignature(record: Self.record(), presignSession: sessions[1])
+            }
+            #expect(try store.presignatureCount(record: Self.record()) == 2)
+            #expect(try store.leasePresignatures(record: Self.record(), signers: [0, 1], upTo: 2) == 0)
+        }
+        // The next service run: its epoch drops the other entry the first run leased.
+        let (db, store) = try openStore(dir.path, clock: clock)
+        defer { db.close() }
+        #expect(try store.beginLeaseEpoch() == (epoch: 2, dropped: 1))
+        #expect(try store.presignatures(record: Self.record()).map(\.session) == [sessions[3]])
+        #expect(try store.takePresignature(record: Self.record(), presignSession: sessions[3]) == sealed[2])
+        var leftovers = 0
+        try db.forEach(prefix: KeyStore.leasePrefix) { _, _ in
+            leftovers += 1
+            return true
+        }
+        #expect(leftovers == 0)
+    }
+
+    @Test func droppingARecordDropsItsLeases() throws {
+        let dir = TempDir()
+        let (db, store) = try Self.store(dir)
+        defer { db.close() }
+        try store.beginLeaseEpoch()
+        let sealed = try Self.presign("drop-leases")
+        for i in 0..<3 {
+            try store.putPresignature(
+                record: Self.record(), presignSession: SHA256.hash([UInt8(i)]), signers: [0, 1], sealedBytes: sealed[0],
+                leaseAhead: 2)
+        }
+        #expect(try store.dropPresignatures(record: Self.record()) == 3)
+        var leases = 0
+        try db.forEach(prefix: KeyStore.leasePrefix) { _, _ in
+            leases += 1
+            return true
+        }
+        #expect(leases == 0)
     }
 
     @Test func droppedWithTheRecordAndRefusedForOthers() throws {

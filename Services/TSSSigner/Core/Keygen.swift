@@ -282,7 +282,7 @@ public struct Keygen: Sendable {
     }
 
     func checkEchoes(_ inbox: RoundInbox, of round: UInt8) throws(Abort) {
-        let view = Dictionary(uniqueKeysWithValues: echoView(round).map { ($0.party, $0.payloadHash) })
+        let view = Dictionary(uniqueKeysWithValues: echoView(round).map { ($0.party, $0) })
         for j in peers {
             let message = inbox.broadcasts[j]!
             var r = WireReader(message.payload)

@@ -360,22 +360,24 @@ struct EchoEntry: Sendable, Equatable {
     }
 
     /// Checks an echo from `echoer` of the broadcasts of (`kind`, `sessionID`, `round`) against
-    /// our own view (`mine`: every party's payload hash, ours included), in party order: a
-    /// signature that is not the party's over *this* session's and round's digest blames the
-    /// echoer (forged or replayed from elsewhere); a valid one on a different payload proves that
-    /// its signer equivocated.
+    /// our own view (`mine`: every party's entry as we received it, ours included), in party
+    /// order: a signature that is not the party's over *this* session's and round's digest blames
+    /// the echoer (forged or replayed from elsewhere); a valid one on a different payload proves
+    /// that its signer equivocated. An entry equal to ours byte for byte (hash and signature) is
+    /// not verified again: its signature was verified when the broadcast reached us (or is ours).
     static func verify(
-        _ entries: [EchoEntry], echoer: PartyIndex, mine: [PartyIndex: [UInt8]], parties: [PartyIndex],
+        _ entries: [EchoEntry], echoer: PartyIndex, mine: [PartyIndex: EchoEntry], parties: [PartyIndex],
         identities: [PartyIndex: PublicKey], kind: ProtocolKind, sessionID: [UInt8], round: UInt8
     ) throws(Abort) {
         guard entries.map(\.party) == parties else { throw .blame(echoer, .malformed("echo order")) }
         for entry in entries {
+            if let seen = mine[entry.party], seen == entry { continue }
             let digest = Message.broadcastDigest(
                 kind: kind, sessionID: sessionID, round: round, from: entry.party, payloadHash: entry.payloadHash)
             guard let key = identities[entry.party], let sig = try? ECDSASignature(compact: entry.signature),
                 key.verify(sig, digest: digest)
             else { throw .blame(echoer, .forgedEcho) }
-            if entry.payloadHash != mine[entry.party] { throw .blame(entry.party, .equivocation) }
+            if entry.payloadHash != mine[entry.party]?.payloadHash { throw .blame(entry.party, .equivocation) }
         }
     }
 }

@@ -328,7 +328,7 @@ public struct Resharing: Sendable {
     }
 
     func checkEchoes(_ inbox: RoundInbox, of round: UInt8) throws(Abort) {
-        let view = Dictionary(uniqueKeysWithValues: echoView(round).map { ($0.party, $0.payloadHash) })
+        let view = Dictionary(uniqueKeysWithValues: echoView(round).map { ($0.party, $0) })
         for j in peers {
             var r = WireReader(inbox.broadcasts[j]!.payload)
             let entries: [EchoEntry]

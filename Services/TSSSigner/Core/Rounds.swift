@@ -93,7 +93,7 @@ struct Rounds: Sendable {
         do { entries = try EchoEntry.read(from: &r, count: parties.count) } catch {
             throw .blame(message.from, .malformed("echo: \(error)"))
         }
-        let mine = Dictionary(uniqueKeysWithValues: view.map { ($0.party, $0.payloadHash) })
+        let mine = Dictionary(uniqueKeysWithValues: view.map { ($0.party, $0) })
         try EchoEntry.verify(
             entries, echoer: message.from, mine: mine, parties: parties, identities: identities, kind: kind,
             sessionID: sessionID, round: round)

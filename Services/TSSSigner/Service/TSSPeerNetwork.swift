@@ -59,7 +59,9 @@ public final class TSSPeerNetwork: Sendable {
 
     /// Serves `tss.deliver` on `server`; `deliver` gets every authenticated envelope.
     public func register(on server: RPCServer, deliver: @escaping @Sendable (Address, Envelope) async -> Void) {
-        server.register(MethodID.tssDeliver, request: Envelope.self) { [self] envelope, _ in
+        // On the event loop (no hop to the task pool before the answer): the checks are one
+        // signature recovery; the session work runs in its own task.
+        server.registerSync(MethodID.tssDeliver, request: Envelope.self) { [self] envelope, _ in
             func refuse(_ why: String) -> RPCError {
                 rejectedCount.add(1, ordering: .relaxed)
                 return RPCError(.unauthenticated, why)

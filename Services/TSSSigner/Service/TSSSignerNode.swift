@@ -58,6 +58,8 @@ public final class TSSSignerNode: Sendable {
         var nonce: UInt64 = 0
         var running: [[UInt8]: Running] = [:]
         var shares: [KeyRecordID: KeyShare] = [:]
+        /// The validator address of each party of a cached share, in the share's party order.
+        var addresses: [KeyRecordID: [Address]] = [:]
         /// Who signs: this node's own set, fresh sets, validators avoided after going silent.
         var selection: SignerSelection
         var completed: [String: Int] = [:]
@@ -88,11 +90,23 @@ public final class TSSSignerNode: Sendable {
 
     /// Sessions of one coordinator that may run here at once.
     static let maxSessionsPerCoordinator = 32
+    /// Presignatures per signer set leased ahead (`KeyStore.leasePresignatures`): taken without a
+    /// synced write; a restart drops at most this many per set.
+    static let presignatureLeases = 2
 
     static func nowMs() -> UInt64 { UInt64(max(0, Date().timeIntervalSince1970 * 1000)) }
 
     /// Records left PENDING by a crash (keygen or reshare interrupted): their sessions are over.
     public func recoverAfterRestart() {
+        do {
+            let (epoch, dropped) = try store.beginLeaseEpoch()
+            logger.info(
+                "presignature lease epoch begun",
+                metadata: ["epoch": "\(epoch)", "dropped_leased_by_earlier_runs": "\(dropped)"])
+        } catch {
+            // Without an epoch every take is a synced delete: slower, never unsafe.
+            logger.error("cannot begin a presignature lease epoch", metadata: ["error": "\(error)"])
+        }
         for case .success(let header) in (try? store.records()) ?? [] where header.status == .pending {
             _ = try? store.markError(header.id, reason: "interrupted: the tss-signer stopped during its session")
             logger.warning("key record left PENDING by a stop marked ERROR", metadata: ["record": "\(header.id)"])
@@ -145,7 +159,7 @@ public final class TSSSignerNode: Sendable {
             throw RPCError(.failedPrecondition, "key record \(header.id) is \(header.status); only READY keys sign")
         }
         let share = try loadShare(header.id)
-        let keyParties = try share.identities.map { try Address(bytes: $0.ethereumAddressBytes) }
+        let keyParties = try partyAddresses(header.id)
         let t = share.threshold
         var fixed: [Address]? = nil
         if !request.signers.isEmpty {
@@ -164,18 +178,22 @@ public final class TSSSignerNode: Sendable {
         var silentSeen: [Address] = []
         for _ in 0..<max(1, keyParties.count - t) {
             let signers: [Address]
+            var pooled: [UInt8]? = nil
             if let fixed {
                 signers = fixed
-            } else if let own = ownSignerSet(share), excluded.isDisjoint(with: own), !isAvoided(own),
-                (try? pooledPresignature(header.id, signers: own)) ?? nil != nil
+                pooled = try? pooledPresignature(header.id, signers: signers)
+            } else if let own = SignerSelection.ownSet(parties: keyParties, me: me, threshold: t),
+                excluded.isDisjoint(with: own), !isAvoided(own),
+                let session = (try? pooledPresignature(header.id, signers: own)) ?? nil
             {
                 // The set this node keeps presignatures for: only the online round is left.
                 signers = own
+                pooled = session
             } else {
                 guard let chosen = chooseSigners(keyParties, t: t, excluding: excluded) else { break }
                 signers = chosen
+                pooled = try? pooledPresignature(header.id, signers: signers)
             }
-            let pooled = try? pooledPresignature(header.id, signers: signers)
             for useIt in pooled == nil ? [false] : [true, false] {
                 let proposal = TSSSessionProposal(
                     kind: .sign, keyID: request.keyID, keygenSession: header.id.sessionID, purpose: request.purpose,
@@ -448,9 +466,15 @@ public final class TSSSignerNode: Sendable {
                 // The named presignature's presigning may still be storing it here.
                 _ = try? await presigning.value
             }
+            // A signing prepares its part (reads, opens and checks the named presignature; takes
+            // nothing) while this node's consensus-manager decides; every other kind is prepared
+            // only once approved (keygen and resharing take pre-params from the pool).
+            async let asked = authorize(TSSAuthorizeRequest(proposal, sessionID: sid))
+            let early: Result<Prepared, any Error>? =
+                proposal.kind == .sign ? Result { try prepare(proposal, sessionID: sid) } : nil
             let reply: TSSAuthorizeReply
             do {
-                reply = try await authorize(TSSAuthorizeRequest(proposal, sessionID: sid))
+                reply = try await asked
             } catch {
                 throw RPCError(.unavailable, "cannot ask this node's consensus-manager: \(error)")
             }
@@ -466,7 +490,10 @@ public final class TSSSignerNode: Sendable {
                     .permissionDenied, "not approved by the consensus-manager of \(checksummedHex(me)): \(reply.reason)"
                 )
             }
-            let work = try prepare(proposal, sessionID: sid)
+            let prepared = try early?.get() ?? prepare(proposal, sessionID: sid)
+            // Approved: now take what the session consumes (a pooled presignature).
+            try prepared.commit()
+            let work = prepared.work
             // A signing waits for nobody; pool refills run behind everything else.
             let priority: TaskPriority = proposal.kind == .sign ? .high : proposal.kind == .presign ? .low : .medium
             // Pool refills also compute their first round (proofs) on the niced background thread.
@@ -550,17 +577,21 @@ public final class TSSSignerNode: Sendable {
 
     func identity(_ address: Address) -> PublicKey? { address == me ? key.publicKey : validators[address] }
 
-    /// Prepares our part; returns the work that runs the session.
-    func prepare(
-        _ p: TSSSessionProposal, sessionID sid: [UInt8]
-    ) throws
-        -> @Sendable () async throws ->
-        Outcome
-    {
+    /// Our prepared part of a session: `commit` takes what it consumes (called once approved;
+    /// its error is a refusal), then `work` runs it.
+    struct Prepared: Sendable {
+        var commit: @Sendable () throws -> Void = {}
+        let work: @Sendable () async throws -> Outcome
+    }
+
+    /// Prepares our part. Only a signing's preparation may run before approval: it consumes
+    /// nothing until `commit`.
+    func prepare(_ p: TSSSessionProposal, sessionID sid: [UInt8]) throws -> Prepared {
         switch p.kind {
-        case .keygen: return try prepareKeygen(p, sid)
-        case .presign, .sign: return try prepareSigning(p, sid)
-        case .reshare: return try prepareReshare(p, sid)
+        case .keygen: return Prepared(work: try prepareKeygen(p, sid))
+        case .presign: return Prepared(work: try prepareSigning(p, sid).work)
+        case .sign: return try prepareSigning(p, sid)
+        case .reshare: return Prepared(work: try prepareReshare(p, sid))
         }
     }
 
@@ -647,12 +678,9 @@ public final class TSSSignerNode: Sendable {
         }
     }
 
-    func prepareSigning(
-        _ p: TSSSessionProposal, _ sid: [UInt8]
-    ) throws
-        -> @Sendable () async throws ->
-        Outcome
-    {
+    /// A signing (or a pool refill's presigning). A signing that names a pooled presignature reads,
+    /// opens and checks it here and takes it (deletes it from the store) in `commit`.
+    func prepareSigning(_ p: TSSSessionProposal, _ sid: [UInt8]) throws -> Prepared {
         let header = try recordHeader(p.keyID, p.keygenSession)
         guard header.status == .ready else {
             throw RPCError(
@@ -663,12 +691,12 @@ public final class TSSSignerNode: Sendable {
         guard Int(p.threshold) == share.threshold else {
             throw RPCError(.invalidArgument, "threshold differs from the key")
         }
+        let addresses = try partyAddresses(header.id)
         var participants: [TSSSessionManager.Participant] = []
         for address in p.parties {
-            guard
-                let i = share.identities.firstIndex(where: { (try? Address(bytes: $0.ethereumAddressBytes)) == address }
-                )
-            else { throw RPCError(.invalidArgument, "\(checksummedHex(address)) holds no share of \(header.id)") }
+            guard let i = addresses.firstIndex(of: address) else {
+                throw RPCError(.invalidArgument, "\(checksummedHex(address)) holds no share of \(header.id)")
+            }
             participants.append(.init(address: address, identity: share.identities[i], party: share.parties[i]))
         }
         let key = self.key
@@ -676,7 +704,7 @@ public final class TSSSignerNode: Sendable {
         let digest = p.messageHash
         let members = participants
         if p.kind == .presign {
-            return { [self] in
+            return Prepared { [self] in
                 let finished = try await sessions.runPresigning(
                     sessionID: sid, participants: members, share: share, identityKey: key, priority: .low)
                 guard let presignature = finished.takePresignature() else {
@@ -684,31 +712,50 @@ public final class TSSSignerNode: Sendable {
                 }
                 let bytes = presignature.sealedBytes()
                 try store.putPresignature(
-                    record: recordID, presignSession: sid, signers: presignature.signers, sealedBytes: bytes)
+                    record: recordID, presignSession: sid, signers: presignature.signers, sealedBytes: bytes,
+                    leaseAhead: Self.presignatureLeases)
                 return .presigned
             }
         }
         let signers = members.map(\.address)
         let box = PresignatureBox()
-        if !p.presignSession.isEmpty {
-            // Deleted from the store before it is used: a crash from here on loses it, never reuses it.
+        let pooled = !p.presignSession.isEmpty
+        let coordinating = p.coordinator == me
+        @Sendable func unavailable(_ error: any Error) -> RPCError {
+            error as? RPCError
+                ?? RPCError(
+                    .failedPrecondition,
+                    "presignature \(Hex.encode(p.presignSession.prefix(8))) not available: \(error)")
+        }
+        var commit: @Sendable () throws -> Void = {}
+        if pooled {
+            // Read, opened and checked now; taken (deleted from the store) in `commit`, once
+            // approved and before it is used: a crash from then on loses it, never reuses it.
+            let presignSession = p.presignSession
+            let peeked: SecretBytes
             do {
-                let bytes = try store.takePresignature(record: recordID, presignSession: p.presignSession)
-                let presignature = try Presignature.decode(bytes, keyShare: share)
+                peeked = try store.peekPresignature(record: recordID, presignSession: presignSession)
+                let presignature = try Presignature.decode(peeked, keyShare: share)
                 guard presignature.signers == members.map(\.party).sorted() else {
                     throw RPCError(.failedPrecondition, "the presignature was made by other signers")
                 }
                 box.put(presignature)
-            } catch let error as RPCError {
-                throw error
             } catch {
-                throw RPCError(
-                    .failedPrecondition,
-                    "presignature \(Hex.encode(p.presignSession.prefix(8))) not available: \(error)")
+                throw unavailable(error)
+            }
+            commit = { [store] in
+                do {
+                    let taken = try store.takePresignature(record: recordID, presignSession: presignSession)
+                    guard taken == peeked else {
+                        throw RPCError(.failedPrecondition, "the presignature changed while it was being checked")
+                    }
+                } catch {
+                    _ = box.take()
+                    throw unavailable(error)
+                }
             }
         }
-        let pooled = !p.presignSession.isEmpty
-        return { [self] in
+        return Prepared(commit: commit) { [self] in
             let presignature: Presignature
             if let taken = box.take() {
                 presignature = taken
@@ -723,10 +770,18 @@ public final class TSSSignerNode: Sendable {
             }
             let signature = try await sessions.runSigning(
                 sessionID: sid, participants: members, presignature: presignature, digest: digest, identityKey: key)
-            // OnlineSigning verified it against the group key and recovered it; check once more here,
-            // where it leaves the process.
-            guard try PublicKey.recover(signature, digest: digest) == share.groupPublicKey else {
+            // OnlineSigning verified it against the group key and recovered it; the coordinator (the
+            // only party that hands it out) checks once more here, where it leaves the process.
+            if coordinating, try PublicKey.recover(signature, digest: digest) != share.groupPublicKey {
                 throw TSSSessionError.invalidArguments("the combined signature does not recover to the key")
+            }
+            if pooled {
+                // Lease the next presignatures of this set, off the critical path.
+                let signerIndices = members.map(\.party).sorted()
+                Task(priority: .low) { [store] in
+                    _ = try? store.leasePresignatures(
+                        record: recordID, signers: signerIndices, upTo: Self.presignatureLeases)
+                }
             }
             let bytes = signature.bytes65
             return .signature(
@@ -834,7 +889,10 @@ public final class TSSSignerNode: Sendable {
     func retire(_ id: KeyRecordID, because why: String) {
         _ = try? store.retire(id)
         let dropped = (try? store.dropPresignatures(record: id)) ?? 0
-        state.withLock { _ = $0.shares.removeValue(forKey: id) }
+        state.withLock { s in
+            s.shares[id] = nil
+            s.addresses[id] = nil
+        }
         logger.info(
             "key record retired", metadata: ["record": "\(id)", "why": "\(why)", "presignatures_dropped": "\(dropped)"])
     }
@@ -851,22 +909,19 @@ public final class TSSSignerNode: Sendable {
 
     /// The signer set this node coordinates presignatures for: itself and the next t parties of the
     /// key (cyclically), so that every node keeps its own warm set.
-    func ownSignerSet(_ share: KeyShare) -> [Address]? {
-        guard let addresses = try? share.identities.map({ try Address(bytes: $0.ethereumAddressBytes) }) else {
-            return nil
-        }
+    func ownSignerSet(_ record: KeyRecordID, _ share: KeyShare) -> [Address]? {
+        guard let addresses = try? partyAddresses(record) else { return nil }
         return SignerSelection.ownSet(parties: addresses, me: me, threshold: share.threshold)
     }
 
     /// A pooled presignature (its presigning session id) of `record` made by exactly `signers`.
     func pooledPresignature(_ record: KeyRecordID, signers: [Address]) throws -> [UInt8]? {
         let share = try loadShare(record)
-        let indices = signers.compactMap { a in
-            share.identities.firstIndex { (try? Address(bytes: $0.ethereumAddressBytes)) == a }.map {
-                share.parties[$0]
-            }
-        }.sorted()
-        return try store.presignatures(record: record).first { $0.signers == indices }?.session
+        let addresses = try partyAddresses(record)
+        let indices = signers.compactMap { a in addresses.firstIndex(of: a).map { share.parties[$0] } }.sorted()
+        let entries = try store.presignatures(record: record).filter { $0.signers == indices }
+        // A leased one first: every signer then takes it without a synced write.
+        return (entries.first { $0.leased } ?? entries.first)?.session
     }
 
     /// One refill step for every READY key: runs presigning sessions until this node's own set has
@@ -876,7 +931,7 @@ public final class TSSSignerNode: Sendable {
         guard presignTarget > 0 else { return 0 }
         var made = 0
         for case .success(let header) in (try? store.records()) ?? [] where header.status == .ready {
-            guard let share = try? loadShare(header.id), let signers = ownSignerSet(share) else { continue }
+            guard let share = try? loadShare(header.id), let signers = ownSignerSet(header.id, share) else { continue }
             let now = Self.nowMs()
             if state.withLock({ $0.selection.avoidedUntil(signers, nowMs: now) }) != nil { continue }
             while (try? countPresignatures(header.id, signers: signers, share: share)) ?? presignTarget < presignTarget
@@ -899,11 +954,8 @@ public final class TSSSignerNode: Sendable {
     }
 
     func countPresignatures(_ record: KeyRecordID, signers: [Address], share: KeyShare) throws -> Int {
-        let indices = signers.compactMap { a in
-            share.identities.firstIndex { (try? Address(bytes: $0.ethereumAddressBytes)) == a }.map {
-                share.parties[$0]
-            }
-        }.sorted()
+        let addresses = try partyAddresses(record)
+        let indices = signers.compactMap { a in addresses.firstIndex(of: a).map { share.parties[$0] } }.sorted()
         return try store.presignatures(record: record).filter { $0.signers == indices }.count
     }
 
@@ -938,9 +990,14 @@ public final class TSSSignerNode: Sendable {
     func waitWhilePending(_ keyID: String, session: String?) async {
         for _ in 0..<200 {
             // Public headers (not authenticated): this only decides whether to wait a moment.
-            let pending = ((try? store.publicHeaders()) ?? []).contains { result in
-                guard case .success(let h) = result else { return false }
-                return h.id.keyID == keyID && h.status == .pending && (session == nil || h.id.sessionID == session)
+            let pending: Bool
+            if let session, let id = try? KeyRecordID(keyID: keyID, sessionID: session) {
+                pending = (try? store.publicHeader(id))??.status == .pending
+            } else {
+                pending = ((try? store.publicHeaders()) ?? []).contains { result in
+                    guard case .success(let h) = result else { return false }
+                    return h.id.keyID == keyID && h.status == .pending && (session == nil || h.id.sessionID == session)
+                }
             }
             guard pending else { return }
             try? await Task.sleep(for: .milliseconds(50))
@@ -951,10 +1008,20 @@ public final class TSSSignerNode: Sendable {
         do { return try store.records() } catch { throw RPCError(.internal, "key store: \(error)") }
     }
 
-    /// The READY record of `keyID` (the newest if several).
+    /// The READY record of `keyID` (the newest if several). The public headers name the
+    /// candidates; only the chosen one is authenticated (its box opened), unless it fails to be,
+    /// when every record is.
     func readyRecord(_ keyID: String, required: Bool) throws -> KeyRecordHeader? {
-        let ready = try headers().compactMap { try? $0.get() }.filter { $0.id.keyID == keyID && $0.status == .ready }
-        if let newest = ready.max(by: { $0.createdMs < $1.createdMs }) { return newest }
+        func newest(_ headers: [Result<KeyRecordHeader, KeyStoreError>]) -> KeyRecordHeader? {
+            headers.compactMap { try? $0.get() }.filter { $0.id.keyID == keyID && $0.status == .ready }
+                .max(by: { $0.createdMs < $1.createdMs })
+        }
+        if let candidate = newest((try? store.publicHeaders()) ?? []),
+            let checked = try? store.header(candidate.id), checked == candidate
+        {
+            return checked
+        }
+        if let ready = newest(try headers()) { return ready }
         if required { throw RPCError(.notFound, "no READY key \(keyID)") }
         return nil
     }
@@ -965,6 +1032,18 @@ public final class TSSSignerNode: Sendable {
         } catch {
             throw RPCError(.failedPrecondition, "key record \(keyID):\(session) is not held here: \(error)")
         }
+    }
+
+    /// The validator address of every party of record `id`'s share, in party order (cached).
+    func partyAddresses(_ id: KeyRecordID) throws -> [Address] {
+        if let cached = state.withLock({ $0.addresses[id] }) { return cached }
+        let share = try loadShare(id)
+        let addresses: [Address]
+        do { addresses = try share.identities.map { try Address(bytes: $0.ethereumAddressBytes) } } catch {
+            throw RPCError(.internal, "key share \(id): a party identity has no address: \(error)")
+        }
+        state.withLock { $0.addresses[id] = addresses }
+        return addresses
     }
 
     func loadShare(_ id: KeyRecordID) throws -> KeyShare {

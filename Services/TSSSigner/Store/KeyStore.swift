@@ -35,6 +35,10 @@ public final class KeyStore: Sendable {
     let clock: @Sendable () -> UInt64
     /// Serialises read-modify-write sequences (status changes, imports, pool takes).
     let writeLock = Mutex<Void>(())
+    /// The presignature lease epoch of this process (0: none begun; `beginLeaseEpoch`).
+    let leaseEpoch = Atomic<UInt64>(0)
+    /// The public parts of each record's presignatures, loaded on first use (`presignatures`).
+    let presignatureIndex = Mutex<[KeyRecordID: [PresignatureEntry]]>([:])
 
     private init(db: LevelDBStore, master: SecretBytes, meta: KeyStoreMeta, clock: @escaping @Sendable () -> UInt64) {
         self.db = db
@@ -128,6 +132,12 @@ public final class KeyStore: Sendable {
             }
         }
         return out
+    }
+
+    /// One record's public header (unauthenticated, as `publicHeaders`), or nil when absent.
+    public func publicHeader(_ id: KeyRecordID) throws(KeyStoreError) -> KeyRecordHeader? {
+        guard let bytes = try Self.io({ try db.get(Self.recordKey(id)) }) else { return nil }
+        return try KeyRecord(decoding: bytes, expected: id).header
     }
 
     // MARK: Records
