@@ -36,6 +36,7 @@ import Wire
         let db: LevelDBStore
         let server: RPCServer
         let node: TSSSignerNode
+        let store: KeyStore
         let approvals: Approvals
         var address: Address { node.me }
     }
@@ -70,6 +71,8 @@ import Wire
                 validators: validators, presignTarget: 2, sessionTimeoutMs: 4_000,
                 logger: Logger(label: "tss-node-\(i)"),
                 authorize: { approvals.check($0) })
+            // As the service does at start: a lease epoch, so pooled presignatures are leased ahead.
+            node.recoverAfterRestart()
             network.register(on: server) { peer, envelope in await sessions.deliver(from: peer, envelope) }
             network.registerProposals(on: server) { (proposal, sender) async throws(RPCError) in
                 try await TSSSignerNode.answering { try await node.handleProposal(proposal, from: sender) }
@@ -78,7 +81,7 @@ import Wire
                 try await TSSSignerNode.answering { try await node.handleAbandon(sid, notice, from: sender) }
             }
             _ = try await server.start()
-            nodes.append(Node(key: key(i), db: db, server: server, node: node, approvals: approvals))
+            nodes.append(Node(key: key(i), db: db, server: server, node: node, store: store, approvals: approvals))
         }
         for node in nodes {
             for other in nodes where other.address != node.address {
@@ -135,10 +138,31 @@ import Wire
         try Self.verify(first, info.publicKey)
         #expect(!first.pooled)
 
-        // Presignature pool: node 0 keeps 2 for its own set {0, 1}; two pooled signatures, distinct r.
+        // Presignature pool: node 0 keeps 2 for its own set {0, 1}, both leased ahead.
         for n in nodes { n.approvals.allow(.presign, "k") }
         #expect(await nodes[0].node.refillPresignatures() == 2)
         var rs: Set<[UInt8]> = [first.r]
+        // Node 1 lost the one node 0 picks first (as a restart drops leased copies): the signing
+        // tries the next pooled one instead of presigning on the spot.
+        let record = try #require(
+            try nodes[0].store.records().compactMap { try? $0.get() }.first {
+                $0.id.keyID == "k" && $0.status == .ready
+            }
+        ).id
+        let pool0 = try nodes[0].store.presignatures(record: record)
+        #expect(pool0.count == 2 && pool0.allSatisfy(\.leased))
+        _ = try nodes[1].store.takePresignature(record: record, presignSession: pool0[0].session)
+        digest = SHA256.hash(Array("pooled after a lost copy".utf8))
+        for n in nodes { n.approvals.allow(.sign, "k", digest) }
+        let next = try await Self.call {
+            try await nodes[0].node.sign(TSSSignRequest(keyID: "k", messageHash: digest, purpose: "t"))
+        }
+        try Self.verify(next, info.publicKey)
+        #expect(next.pooled)
+        #expect(rs.insert(next.r).inserted)
+        #expect(try nodes[0].store.presignatureCount(record: record) == 0)
+        #expect(await nodes[0].node.refillPresignatures() == 2)
+        // Two pooled signatures, distinct r.
         for round in 0..<2 {
             digest = SHA256.hash(Array("pooled \(round)".utf8))
             for n in nodes { n.approvals.allow(.sign, "k", digest) }

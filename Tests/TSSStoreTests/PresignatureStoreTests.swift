@@ -168,12 +168,17 @@ struct PresignatureStoreTests {
         #expect(try store.beginLeaseEpoch() == (epoch: 2, dropped: 1))
         #expect(try store.presignatures(record: Self.record()).map(\.session) == [sessions[3]])
         #expect(try store.takePresignature(record: Self.record(), presignSession: sessions[3]) == sealed[2])
-        var leftovers = 0
+        #expect(try Self.leaseCount(db) == 0)
+    }
+
+    /// Lease entries in the database (`presig-lease/…`).
+    static func leaseCount(_ db: LevelDBStore) throws -> Int {
+        var count = 0
         try db.forEach(prefix: KeyStore.leasePrefix) { _, _ in
-            leftovers += 1
+            count += 1
             return true
         }
-        #expect(leftovers == 0)
+        return count
     }
 
     @Test func droppingARecordDropsItsLeases() throws {
@@ -187,13 +192,9 @@ struct PresignatureStoreTests {
                 record: Self.record(), presignSession: SHA256.hash([UInt8(i)]), signers: [0, 1], sealedBytes: sealed[0],
                 leaseAhead: 2)
         }
+        #expect(try Self.leaseCount(db) == 2)
         #expect(try store.dropPresignatures(record: Self.record()) == 3)
-        var leases = 0
-        try db.forEach(prefix: KeyStore.leasePrefix) { _, _ in
-            leases += 1
-            return true
-        }
-        #expect(leases == 0)
+        #expect(try Self.leaseCount(db) == 0)
     }
 
     @Test func droppedWithTheRecordAndRefusedForOthers() throws {

@@ -194,11 +194,13 @@ public final class TSSSignerNode: Sendable {
                 signers = chosen
                 pooled = try? pooledPresignature(header.id, signers: signers)
             }
-            for useIt in pooled == nil ? [false] : [true, false] {
+            var attempt = pooled
+            var tried: Set<[UInt8]> = []
+            while true {
                 let proposal = TSSSessionProposal(
                     kind: .sign, keyID: request.keyID, keygenSession: header.id.sessionID, purpose: request.purpose,
                     messageHash: request.messageHash, parties: signers, threshold: UInt16(t),
-                    presignSession: useIt ? pooled! : [], coordinator: me, nonce: nextNonce())
+                    presignSession: attempt ?? [], coordinator: me, nonce: nextNonce())
                 do {
                     guard case .signature(let signature) = try await coordinate(proposal) else {
                         throw RPCError(.internal, "signing finished without a signature")
@@ -211,7 +213,17 @@ public final class TSSSignerNode: Sendable {
                         excluded.formUnion(silent)
                         break  // another subset, without the pooled presignature
                     }
-                    if case .presignatureMissing = error.reason, useIt { continue }
+                    if case .presignatureMissing = error.reason, let missing = attempt {
+                        // A signer lacks it (a restart dropped its leased copies, which are the
+                        // oldest of the set everywhere): the next pooled one, as many times as
+                        // there are leases, then presigning on the spot. Each try costs one
+                        // online round, and the dead copies are used up here and at the peers.
+                        tried.insert(missing)
+                        attempt =
+                            tried.count <= Self.presignatureLeases
+                            ? (try? pooledPresignature(header.id, signers: signers, excluding: tried)) ?? nil : nil
+                        continue
+                    }
                     throw error.rpcError
                 }
             }
@@ -915,11 +927,15 @@ public final class TSSSignerNode: Sendable {
     }
 
     /// A pooled presignature (its presigning session id) of `record` made by exactly `signers`.
-    func pooledPresignature(_ record: KeyRecordID, signers: [Address]) throws -> [UInt8]? {
+    func pooledPresignature(
+        _ record: KeyRecordID, signers: [Address], excluding: Set<[UInt8]> = []
+    ) throws -> [UInt8]? {
         let share = try loadShare(record)
         let addresses = try partyAddresses(record)
         let indices = signers.compactMap { a in addresses.firstIndex(of: a).map { share.parties[$0] } }.sorted()
-        let entries = try store.presignatures(record: record).filter { $0.signers == indices }
+        let entries = try store.presignatures(record: record).filter {
+            $0.signers == indices && !excluding.contains($0.session)
+        }
         // A leased one first: every signer then takes it without a synced write.
         return (entries.first { $0.leased } ?? entries.first)?.session
     }
