@@ -57,4 +57,16 @@ import Wire
             SignerSelection(me: try! Address(bytes: [UInt8](repeating: 0xEE, count: 20))).choose(
                 parties: Self.parties, threshold: 2, excluding: [], nowMs: 0) == nil)
     }
+
+    @Test("a missing pooled presignature: the next pooled one while tries ≤ leases, then presign")
+    func nextPooledAfterMissing() {
+        let table: [(missing: Int, leases: Int, next: Bool)] = [
+            (0, 2, false), (1, 2, true), (2, 2, true), (3, 2, false), (1, 0, false), (1, 1, true), (2, 1, false),
+        ]
+        for row in table {
+            #expect(
+                SignerSelection.triesNextPooled(afterMissing: row.missing, leases: row.leases) == row.next,
+                "\(row)")
+        }
+    }
 }

@@ -24,6 +24,13 @@ public struct SignerSelection: Sendable, Equatable {
 
     /// `me` and the next `threshold` parties after it in `parties` (the key's order), sorted; nil
     /// when `me` holds no share or the key has fewer than t + 1 parties.
+    /// After `missing` pooled presignatures of one set were found missing at a signer (a restart
+    /// drops the leased ones, the oldest of the set everywhere), whether the coordinator tries the
+    /// next pooled one (true) or presigns on the spot: at most `leases` + 1 pooled tries.
+    public static func triesNextPooled(afterMissing missing: Int, leases: Int) -> Bool {
+        missing >= 1 && missing <= leases
+    }
+
     public static func ownSet(parties: [Address], me: Address, threshold: Int) -> [Address]? {
         guard threshold >= 0, threshold < parties.count, let mine = parties.firstIndex(of: me) else { return nil }
         return (0...threshold).map { parties[(mine + $0) % parties.count] }.sorted()

@@ -220,7 +220,7 @@ public final class TSSSignerNode: Sendable {
                         // online round, and the dead copies are used up here and at the peers.
                         tried.insert(missing)
                         attempt =
-                            tried.count <= Self.presignatureLeases
+                            SignerSelection.triesNextPooled(afterMissing: tried.count, leases: Self.presignatureLeases)
                             ? (try? pooledPresignature(header.id, signers: signers, excluding: tried)) ?? nil : nil
                         continue
                     }
