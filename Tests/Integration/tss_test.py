@@ -133,11 +133,12 @@ class Net:
             p.wait(timeout=10)
 
     def stop_all(self):
-        for key in list(self.procs):
-            p = self.procs.pop(key)
+        procs = list(self.procs.values())
+        self.procs.clear()
+        for p in procs:
             p.send_signal(signal.SIGTERM)
         time.sleep(0.5)
-        for p in list(self.procs.values()):
+        for p in procs:
             p.kill()
 
     def log_text(self, i, service="tss"):
@@ -207,13 +208,16 @@ def main():
     work = tempfile.mkdtemp(prefix="vn-tss-test.")
     net = Net(bin_dir, work)
     ok = False
+    failure = None
     try:
         scenario(net)
         ok = True
     except Failure as e:
+        failure = str(e)
         log(f"FAIL: {e}")
     except Exception as e:  # noqa: BLE001 - report anything as a failure, with logs
-        log(f"FAIL: {type(e).__name__}: {e}")
+        failure = f"{type(e).__name__}: {e}"
+        log(f"FAIL: {failure}")
     finally:
         net.stop_all()
         if not ok:
@@ -227,6 +231,7 @@ def main():
         else:
             shutil.rmtree(work, ignore_errors=True)
     if not ok:
+        log(f"FAIL (repeated after the logs): {failure}")
         sys.exit(1)
     log("PASS")
 
@@ -376,26 +381,45 @@ def scenario(net):
     log(f"kill -9 during signing: {outcome}; after restart the next signing succeeded")
 
     # During presigning (the pool refill): drain node1's own pool so that it refills, and kill
-    # node1 when one of its own refills starts (a presigning it coordinates: still running then;
-    # a participant's line may belong to a session that has already ended).
-    before = len(net.log_text(1))
-    for _ in range(2):
-        sign(1, None)
-    deadline = time.time() + 60
-    while not any('"session started"' in line and '"kind":"presign"' in line and '"role":"coordinator"' in line
-                  for line in net.log_text(1)[before:].splitlines()):
-        check(time.time() < deadline, "no presign session started at node1")
-        time.sleep(0.02)
-    net.kill9(1, "tss")
-    # The interrupted presigning fails at the others naming node1 (at their deadline).
+    # node1 once a peer has joined one of its own refills (the coordinator logs "session started"
+    # before it proposes, so a kill at that line may leave no peer in the session).
+    def session_lines(text, sid):
+        return [line for line in text.splitlines() if f'"session":"{sid}"' in line]
+
     named = False
-    deadline = time.time() + 40
-    while not named and time.time() < deadline:
-        named = any("session failed" in line and '"kind":"presign"' in line and "unresponsive" in line
-                    and A[1].lower() in line.lower()
-                    for i in range(6) if i != 1 for line in net.log_text(i).splitlines())
-        time.sleep(0.5)
-    check(named, "no peer named node1 unresponsive after the interrupted presigning")
+    for attempt in range(3):
+        before = len(net.log_text(1))
+        for _ in range(2):
+            sign(1, None)
+        deadline = time.time() + 60
+        sid = None
+        while sid is None:
+            check(time.time() < deadline, "no presign session started at node1")
+            for line in net.log_text(1)[before:].splitlines():
+                if '"session started"' in line and '"kind":"presign"' in line and '"role":"coordinator"' in line:
+                    sid = json.loads(line)["session"]
+                    break
+            time.sleep(0.02)
+        while not any('"session started"' in line for i in range(6) if i != 1
+                      for line in session_lines(net.log_text(i), sid)):
+            check(time.time() < deadline, f"no peer joined node1's presign session {sid}")
+            time.sleep(0.02)
+        net.kill9(1, "tss")
+        if any('"session finished"' in line for line in session_lines(net.log_text(1), sid)):
+            log(f"presign session {sid} finished before the kill took effect; again")
+            net.start(1, "tss")
+            net.wait_ready([1])
+            continue
+        # The interrupted presigning fails at the peers that joined, naming node1 (at their deadline).
+        deadline = time.time() + 40
+        while not named and time.time() < deadline:
+            named = any("session failed" in line and "unresponsive" in line and A[1].lower() in line.lower()
+                        for i in range(6) if i != 1 for line in session_lines(net.log_text(i), sid))
+            time.sleep(0.5)
+        failed = [line for i in range(6) if i != 1 for line in session_lines(net.log_text(i), sid)]
+        check(named, f"no peer named node1 unresponsive after the interrupted presigning {sid}: {failed}")
+        break
+    check(named, "every presign session node1 coordinated finished before the kill")
     net.start(1, "tss")
     net.wait_ready([1])
     for _ in range(4):
