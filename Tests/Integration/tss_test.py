@@ -395,10 +395,14 @@ def scenario(net):
         sid = None
         while sid is None:
             check(time.time() < deadline, "no presign session started at node1")
-            for line in net.log_text(1)[before:].splitlines():
+            text = net.log_text(1)[before:]
+            for line in text.splitlines():
                 if '"session started"' in line and '"kind":"presign"' in line and '"role":"coordinator"' in line:
-                    sid = json.loads(line)["session"]
-                    break
+                    candidate = json.loads(line)["session"]
+                    if not any('"session finished"' in x or '"session failed"' in x
+                               for x in session_lines(text, candidate)):
+                        sid = candidate  # still running
+                        break
             time.sleep(0.02)
         while not any('"session started"' in line for i in range(6) if i != 1
                       for line in session_lines(net.log_text(i), sid)):

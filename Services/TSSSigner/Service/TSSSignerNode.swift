@@ -484,13 +484,18 @@ public final class TSSSignerNode: Sendable {
             async let asked = authorize(TSSAuthorizeRequest(proposal, sessionID: sid))
             let early: Result<Prepared, any Error>? =
                 proposal.kind == .sign ? Result { try prepare(proposal, sessionID: sid) } : nil
+            // A pooled presignature is never proposed again once a member of its set has proposed it
+            // (that coordinator took its own copy, or has none), so a signing we do not join drops ours.
+            func dropEarly() { if case .success(let prepared)? = early { prepared.discard() } }
             let reply: TSSAuthorizeReply
             do {
                 reply = try await asked
             } catch {
+                dropEarly()
                 throw RPCError(.unavailable, "cannot ask this node's consensus-manager: \(error)")
             }
             guard reply.approved else {
+                dropEarly()
                 logger.notice(
                     "session refused: not approved by this node's consensus-manager",
                     metadata: [
@@ -593,6 +598,9 @@ public final class TSSSignerNode: Sendable {
     /// its error is a refusal), then `work` runs it.
     struct Prepared: Sendable {
         var commit: @Sendable () throws -> Void = {}
+        /// For a session we will not join: drops what `commit` would have taken, if it can never
+        /// be used otherwise (a pooled presignature its coordinator has proposed).
+        var discard: @Sendable () -> Void = {}
         let work: @Sendable () async throws -> Outcome
     }
 
@@ -740,6 +748,7 @@ public final class TSSSignerNode: Sendable {
                     "presignature \(Hex.encode(p.presignSession.prefix(8))) not available: \(error)")
         }
         var commit: @Sendable () throws -> Void = {}
+        var discard: @Sendable () -> Void = {}
         if pooled {
             // Read, opened and checked now; taken (deleted from the store) in `commit`, once
             // approved and before it is used: a crash from then on loses it, never reuses it.
@@ -766,8 +775,23 @@ public final class TSSSignerNode: Sendable {
                     throw unavailable(error)
                 }
             }
+            discard = { [store, logger] in
+                _ = box.take()
+                Task(priority: .low) {
+                    do {
+                        _ = try store.takePresignature(record: recordID, presignSession: presignSession)
+                        logger.info(
+                            "pooled presignature dropped: its signing was not joined here",
+                            metadata: [
+                                "presignature": "\(Hex.encode(presignSession.prefix(8)))", "record": "\(recordID)",
+                            ])
+                    } catch {
+                        // Already gone (taken by a concurrent proposal, or dropped by an epoch).
+                    }
+                }
+            }
         }
-        return Prepared(commit: commit) { [self] in
+        return Prepared(commit: commit, discard: discard) { [self] in
             let presignature: Presignature
             if let taken = box.take() {
                 presignature = taken
