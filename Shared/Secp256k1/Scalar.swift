@@ -44,7 +44,8 @@ public struct Scalar: Sendable, Equatable, CustomStringConvertible, CustomDebugS
     public static let zero = Scalar(validated: [UInt8](repeating: 0, count: 32))
     public static let one = Scalar(UInt64(1))
 
-    /// Takes 32 bytes already known to be below n and zeroes the caller's array.
+    /// Copies 32 bytes already known to be below n (the caller's array is not zeroed: use
+    /// `init(taking:)` or `init(consuming:)` for bytes that are secret).
     init(validated bytes: [UInt8]) {
         var copy = bytes
         storage = SecretBytes(zeroing: &copy)
@@ -52,6 +53,16 @@ public struct Scalar: Sendable, Equatable, CustomStringConvertible, CustomDebugS
 
     init(taking bytes: inout [UInt8]) {
         storage = SecretBytes(zeroing: &bytes)
+    }
+
+    /// 32 big-endian bytes of a value below n (zero allowed), taken from `bytes`, which is zeroed
+    /// whether or not they are accepted: for decoding secrets without leaving a copy behind.
+    public init(consuming bytes: inout [UInt8]) throws {
+        guard bytes.count == 32, Scalar.isBelowOrder(bytes) else {
+            secureZero(&bytes)
+            throw GroupError.invalidScalar
+        }
+        self.init(taking: &bytes)
     }
 
     /// 32 big-endian bytes of a value below n (zero allowed).

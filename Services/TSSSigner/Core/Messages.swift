@@ -415,8 +415,9 @@ extension WireReader {
 
     /// A scalar below q (32 bytes).
     mutating func readScalar() throws(WireError) -> Scalar {
-        let raw = try readFixedBytes(count: Scalar.byteCount)
-        guard let s = try? Scalar(bytes: raw) else { throw .invalidValue("scalar not below q") }
+        // Scalars read here may be secret (a presignature's k_i, σ_i): no copy is left behind.
+        var raw = try readFixedBytes(count: Scalar.byteCount)
+        guard let s = try? Scalar(consuming: &raw) else { throw .invalidValue("scalar not below q") }
         return s
     }
 }

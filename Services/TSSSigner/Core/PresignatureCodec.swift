@@ -16,7 +16,8 @@ extension Presignature {
     /// presignature.
     public func sealedBytes() -> SecretBytes {
         let s = secrets
-        var w = WireWriter()
+        // Sized up front: a growing buffer would leave copies of k_i and σ_i in freed memory.
+        var w = WireWriter(reservingCapacity: 1024 + s.signers.count * 512)
         w.writeUInt8(Self.codecVersion)
         w.writeFixedBytes(s.keyID)
         w.writeBytes(s.sessionID)

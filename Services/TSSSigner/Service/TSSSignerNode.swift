@@ -62,6 +62,9 @@ public final class TSSSignerNode: Sendable {
         var addresses: [KeyRecordID: [Address]] = [:]
         /// Who signs: this node's own set, fresh sets, validators avoided after going silent.
         var selection: SignerSelection
+        /// Pooled presignatures chosen by a signing this node coordinates and not yet over: a
+        /// concurrent signing by the same set picks another one instead of colliding.
+        var reservedPresignatures: Set<[UInt8]> = []
         var completed: [String: Int] = [:]
         var failed: [String: Int] = [:]
         var lastErrors: [String] = []
@@ -176,6 +179,8 @@ public final class TSSSignerNode: Sendable {
         var excluded = Set<Address>()
         var lastError = RPCError(.unavailable, "no signer set could be formed")
         var silentSeen: [Address] = []
+        var reserved: [[UInt8]] = []
+        defer { releasePresignatures(reserved) }
         for _ in 0..<max(1, keyParties.count - t) {
             let signers: [Address]
             var pooled: [UInt8]? = nil
@@ -195,6 +200,7 @@ public final class TSSSignerNode: Sendable {
                 pooled = try? pooledPresignature(header.id, signers: signers)
             }
             var attempt = pooled
+            if let pooled { reserved.append(pooled) }
             var tried: Set<[UInt8]> = []
             while true {
                 let proposal = TSSSessionProposal(
@@ -222,6 +228,7 @@ public final class TSSSignerNode: Sendable {
                         attempt =
                             SignerSelection.triesNextPooled(afterMissing: tried.count, leases: Self.presignatureLeases)
                             ? (try? pooledPresignature(header.id, signers: signers, excluding: tried)) ?? nil : nil
+                        if let attempt { reserved.append(attempt) }
                         continue
                     }
                     throw error.rpcError
@@ -345,7 +352,7 @@ public final class TSSSignerNode: Sendable {
                     "the coordinator could not start: \(error.message)")
             }
             throw SessionFailure(
-                reason: error.code == .failedPrecondition && proposal.kind == .sign && !proposal.presignSession.isEmpty
+                reason: error.code == .notFound && proposal.kind == .sign && !proposal.presignSession.isEmpty
                     ? .presignatureMissing : .other, rpcError: error)
         }
         if let (peer, error) = refusals.sorted(by: { $0.0 < $1.0 }).first {
@@ -364,7 +371,8 @@ public final class TSSSignerNode: Sendable {
                     reason: .unresponsive(silent),
                     rpcError: RPCError(.unavailable, "unresponsive: \(silent.map { checksummedHex($0) })"))
             }
-            let missing = refusals.contains { $0.1.code == .failedPrecondition } && !proposal.presignSession.isEmpty
+            // A participant answers `notFound` only for the named presignature (absent or unusable).
+            let missing = refusals.contains { $0.1.code == .notFound } && !proposal.presignSession.isEmpty
             throw SessionFailure(
                 reason: missing ? .presignatureMissing : .refused(peer, error.message),
                 rpcError: RPCError(
@@ -741,11 +749,11 @@ public final class TSSSignerNode: Sendable {
         let box = PresignatureBox()
         let pooled = !p.presignSession.isEmpty
         let coordinating = p.coordinator == me
+        /// Any problem with the named presignature (absent, dropped by a restart, tampered, made by
+        /// other signers) is `notFound`: the coordinator then tries another presignature.
         @Sendable func unavailable(_ error: any Error) -> RPCError {
-            error as? RPCError
-                ?? RPCError(
-                    .failedPrecondition,
-                    "presignature \(Hex.encode(p.presignSession.prefix(8))) not available: \(error)")
+            let why = (error as? RPCError)?.message ?? "\(error)"
+            return RPCError(.notFound, "presignature \(Hex.encode(p.presignSession.prefix(8))) not available: \(why)")
         }
         var commit: @Sendable () throws -> Void = {}
         var discard: @Sendable () -> Void = {}
@@ -758,7 +766,7 @@ public final class TSSSignerNode: Sendable {
                 peeked = try store.peekPresignature(record: recordID, presignSession: presignSession)
                 let presignature = try Presignature.decode(peeked, keyShare: share)
                 guard presignature.signers == members.map(\.party).sorted() else {
-                    throw RPCError(.failedPrecondition, "the presignature was made by other signers")
+                    throw RPCError(.notFound, "the presignature was made by other signers")
                 }
                 box.put(presignature)
             } catch {
@@ -768,7 +776,7 @@ public final class TSSSignerNode: Sendable {
                 do {
                     let taken = try store.takePresignature(record: recordID, presignSession: presignSession)
                     guard taken == peeked else {
-                        throw RPCError(.failedPrecondition, "the presignature changed while it was being checked")
+                        throw RPCError(.notFound, "the presignature changed while it was being checked")
                     }
                 } catch {
                     _ = box.take()
@@ -950,7 +958,9 @@ public final class TSSSignerNode: Sendable {
         return SignerSelection.ownSet(parties: addresses, me: me, threshold: share.threshold)
     }
 
-    /// A pooled presignature (its presigning session id) of `record` made by exactly `signers`.
+    /// A pooled presignature (its presigning session id) of `record` made by exactly `signers`,
+    /// reserved for the caller (see `releasePresignatures`): no other signing this node coordinates
+    /// picks it meanwhile.
     func pooledPresignature(
         _ record: KeyRecordID, signers: [Address], excluding: Set<[UInt8]> = []
     ) throws -> [UInt8]? {
@@ -960,8 +970,19 @@ public final class TSSSignerNode: Sendable {
         let entries = try store.presignatures(record: record).filter {
             $0.signers == indices && !excluding.contains($0.session)
         }
-        // A leased one first: every signer then takes it without a synced write.
-        return (entries.first { $0.leased } ?? entries.first)?.session
+        return state.withLock { s in
+            let free = entries.filter { !s.reservedPresignatures.contains($0.session) }
+            // A leased one first: every signer then takes it without a synced write.
+            guard let chosen = (free.first { $0.leased } ?? free.first)?.session else { return nil }
+            s.reservedPresignatures.insert(chosen)
+            return chosen
+        }
+    }
+
+    /// Ends the reservations `pooledPresignature` made for one signing.
+    func releasePresignatures(_ sessions: [[UInt8]]) {
+        guard !sessions.isEmpty else { return }
+        state.withLock { s in for session in sessions { s.reservedPresignatures.remove(session) } }
     }
 
     /// One refill step for every READY key: runs presigning sessions until this node's own set has
