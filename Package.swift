@@ -250,7 +250,7 @@ let package = Package(
                 name: "TSSCoreTests",
                 dependencies: [
                     "MPCTestSupport",
-                    "TSSCore", "MPCMath", "CryptoPrimitives", "Secp256k1",
+                    "TSSCore", "MPCMath", "CryptoPrimitives", "Secp256k1", "Wire",
                     .product(name: "PropertyBased", package: "swift-property-based"),
                 ],
                 path: "Tests/TSSCoreTests",

@@ -1,9 +1,10 @@
 import CryptoPrimitives
-import MPCMath
 import Secp256k1
 import Synchronization
 import Testing
+import Wire
 
+@testable import MPCMath
 @testable import TSSCore
 
 /// The identifiable-abort paths of presigning that need more than one party's view: complaints
@@ -67,11 +68,11 @@ struct BlameTests {
         }
     }
 
-    /// A complaint section with one complaint showing `message`.
-    static func complaintBytes(_ message: Message) -> [UInt8] {
+    /// A complaint section with one complaint showing `message` (and `evidence`).
+    static func complaintBytes(_ message: Message, evidence: [UInt8] = []) -> [UInt8] {
         be32(1) + be32(Int(message.from)) + be32(message.payload.count) + message.payload
             + be32(message.signature.count)
-            + message.signature
+            + message.signature + be32(evidence.count) + evidence
     }
 
     // MARK: Complaints
@@ -203,6 +204,88 @@ struct BlameTests {
             })
         #expect(done.withLock { $0 })
         Self.expectAgreedBlame(results, culprit: 2, honest: [0, 1]) { $0 == .inconsistentSigma }
+    }
+
+    /// Party 1's MtAwc answer to party 0 with the mask β̂' = 2^1400 (beyond ±2^ℓ', yet its
+    /// Π^aff-g verifies: the proof's slack admits it). Built from the machines' start state.
+    static func oversizedMaskAnswer(
+        _ m: Message, _ machines: [PartyIndex: Presigning], mask: BigNum
+    ) throws -> Message {
+        let (alice, bob) = (machines[0]!, machines[1]!)
+        let aliceKey = alice.paillier[0]!
+        let bobKey = bob.paillier[1]!
+        let x = BigNum(bob.lambda * bob.share.secretShare)
+        var rng = SeededRandom(seed: "oversized-mask")
+        let (maskC, rho) = try aliceKey.encrypt(signed: mask, using: &rng)
+        let d = try aliceKey.add(aliceKey.multiply(alice.bigK[0]!, by: x), maskC)
+        let rhoY = try bobKey.randomUnit(using: &rng)
+        let y = try bobKey.encrypt(signed: mask, randomness: rhoY)
+        let statement = AffineGroupProof.Statement(
+            verifierKey: aliceKey, proverKey: bobKey, c: alice.bigK[0]!, d: d, y: y,
+            x: Point.generatorMul(bob.lambda * bob.share.secretShare))
+        var t = bob.transcript("mtawc", prover: 1, recipient: 0)
+        let proof = try AffineGroupProof.proveUnchecked(
+            statement: statement, witness: .init(x: x, y: mask, rho: rho, rhoY: rhoY), setup: bob.setups[0]!,
+            transcript: &t, rng: &rng, proverSecret: nil)
+        var r = WireReader(m.payload)
+        var answers = try Presigning.decodeMtA(&r)
+        answers[1] = (d.value, y.value, proof.encode())
+        var w = WireWriter()
+        for (dv, yv, p) in answers {
+            w.writeInteger(dv)
+            w.writeInteger(yv)
+            w.writeBytes(p)
+        }
+        return m.with(payload: w.take())
+    }
+
+    @Test func oversizedMtAwcMaskIsBlamedThroughTheOpening() throws {
+        // Party 1 (Bob) answers party 0 with β̂' = 2^1400: Π^aff-g passes, but σ_0 would leave
+        // ±2^ℓσ and party 0 could not prove it in type-7 blame (and would be named). Party 0
+        // complains in round 3 with the opening of D̂; everyone checks it and names party 1.
+        let machines = Mutex<[PartyIndex: Presigning]>([:])
+        let tampered = Mutex(false)
+        let mask = try BigNum.powerOfTwo(1400)
+        let results = Self.presign(
+            seed: "bl-oversized-mask",
+            tamper: { m, _ in
+                guard m.from == 1, m.round == 2, m.to == .party(0) else { return nil }
+                tampered.withLock { $0 = true }
+                return try? Self.oversizedMaskAnswer(m, machines.withLock { $0 }, mask: mask)
+            },
+            onStart: { started in machines.withLock { $0 = started } })
+        #expect(tampered.withLock { $0 })
+        Self.expectAgreedBlame(results, culprit: 1, honest: [0, 2]) {
+            if case .outOfRange(let what) = $0 { return what.contains("α̂") }
+            return false
+        }
+    }
+
+    @Test func maskComplaintWithAnInRangeOpeningBlamesTheAccuser() {
+        // Party 0 shows party 1's honest MtAwc answer with a true opening of D̂ (in range): a
+        // false accusation, whoever checks it.
+        let machines = Mutex<[PartyIndex: Presigning]>([:])
+        let seen = Mutex<Message?>(nil)
+        let results = Self.presign(
+            seed: "bl-mask-false",
+            tamper: { m, _ in
+                if m.from == 1, m.round == 2, m.to == .party(0) { seen.withLock { $0 = m } }
+                guard m.from == 0, m.round == 3, m.to == .broadcast, let shown = seen.withLock({ $0 }),
+                    let alice = machines.withLock({ $0[0] })
+                else { return nil }
+                guard var r = Optional(WireReader(shown.payload)), let answers = try? Presigning.decodeMtA(&r),
+                    let dHat = try? alice.paillier[0]!.validate(ciphertext: answers[1].0),
+                    let alpha = try? alice.share.paillierSecret.decrypt(dHat).declassified(),
+                    let randomness = try? alice.recoverRandomness(dHat)
+                else { return nil }
+                var w = WireWriter()
+                w.writeInteger(alpha)
+                w.writeInteger(randomness)
+                return m.with(
+                    payload: Array(m.payload.prefix(echoLength(3))) + Self.complaintBytes(shown, evidence: w.take()))
+            },
+            onStart: { started in machines.withLock { $0 = started } })
+        Self.expectAgreedBlame(results, culprit: 0, honest: [1, 2]) { $0 == .falseAccusation }
     }
 
     @Test func honestPresigningStillFinishesAndSigns() {

@@ -637,6 +637,8 @@ extension Keygen {
         guard accused != complainer, params.parties.contains(accused), let key = params.identities[accused] else {
             throw .blame(complainer, .falseAccusation)
         }
+        // Π^fac is checked with public values only: a complaint carries no evidence here.
+        guard complaint.evidence.isEmpty else { throw .blame(complainer, .falseAccusation) }
         let message = complaint.message(
             kind: .keygen, sessionID: params.sessionID, round: 2, complainer: complainer)
         guard message.hasValidSignature(by: key) else { throw .blame(complainer, .falseAccusation) }

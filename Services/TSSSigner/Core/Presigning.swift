@@ -346,6 +346,32 @@ public struct Presigning: Sendable {
         return result
     }
 
+    /// Whether a decrypted MtAwc plaintext α̂ = k_i·x + y (signed) is below 2^(ℓ'+1) in magnitude:
+    /// always so for an honest Bob (x < q, |y| ≤ 2^ℓ') and any Alice whose k_i passed Π^enc
+    /// (|k_i| ≤ 2^(ℓ+ε), so |k_i·x| ≤ 2^1024 < 2^ℓ'). Type-7 blame's ℓσ assumes this bound.
+    /// (The bit length of a secret α̂ is read in variable time: it tells nothing beyond the
+    /// range decision, as |y| is spread over ±2^ℓ'.)
+    static func maskInRange(_ alphaHat: BigNum) -> Bool {
+        alphaHat.bitLength <= ProofParameters.ellPrime + 1
+    }
+
+    /// Judges Alice's round-2 complaint that Bob's MtAwc answer D̂ decrypts beyond the honest
+    /// range (always throws): the evidence is the opening (α̂, r) with D̂ = (1 + α̂·N)·r^N mod N².
+    /// A valid opening of an out-of-range α̂ blames Bob; anything else, the complainer.
+    func judgeMaskRange(
+        _ dHat: PaillierCiphertext, evidence: [UInt8], accused: PartyIndex, by complainer: PartyIndex
+    ) throws(Abort) -> Never {
+        let key = paillier[complainer]!
+        var r = WireReader(evidence)
+        guard let alpha = try? r.readInteger(maxBits: Self.integerBits),
+            let randomness = try? r.readInteger(maxBits: Self.integerBits), (try? r.finish()) != nil,
+            !alpha.isNegative, alpha < key.n, (try? key.encrypt(alpha, randomness: randomness)) == dHat
+        else { throw .blame(complainer, .falseAccusation) }
+        let signed = alpha > key.n - alpha ? alpha - key.n : alpha
+        if Self.maskInRange(signed) { throw .blame(complainer, .falseAccusation) }
+        throw .blame(accused, .outOfRange("MtAwc plaintext α̂ beyond ±2^(ℓ'+1)"))
+    }
+
     /// Round 4: Π^log* that R̄_j = k_j·R for the k_j inside K_j, against recipient i's setup.
     func checkLogStar(_ message: Message, recipient i: PartyIndex) throws(Abort) {
         let j = message.from
@@ -407,9 +433,15 @@ public struct Presigning: Sendable {
         case 4: guard rBar[accused] != nil, !nonce.isInfinity else { throw .blame(complainer, .falseAccusation) }
         default: break
         }
+        // Only a round-2 complaint about the size of α̂ carries evidence (see `checkMaskRange`).
+        guard complaint.evidence.isEmpty || round == 2 else { throw .blame(complainer, .falseAccusation) }
         switch round {
         case 1: try checkEncryption(message, recipient: complainer)
-        case 2: _ = try checkMtA(message, recipient: complainer)
+        case 2:
+            let answers = try checkMtA(message, recipient: complainer)
+            if !complaint.evidence.isEmpty {
+                try judgeMaskRange(answers[1].d, evidence: complaint.evidence, accused: accused, by: complainer)
+            }
         default: try checkLogStar(message, recipient: complainer)
         }
         throw .blame(complainer, .falseAccusation)
@@ -512,9 +544,21 @@ public struct Presigning: Sendable {
             let alpha = try local("decrypt α") {
                 try Scalar(reducing: share.paillierSecret.decryptSigned(answers[0].d))
             }
-            let alphaHat = try local("decrypt α̂") {
-                try Scalar(reducing: share.paillierSecret.decryptSigned(answers[1].d))
+            let alphaHatInteger = try local("decrypt α̂") { try share.paillierSecret.decryptSigned(answers[1].d) }
+            guard Self.maskInRange(alphaHatInteger) else {
+                // Bob's mask is beyond what an honest Bob draws (Π^aff-g's slack lets up to
+                // 2^(ℓ'+ε) through): the σ_i it makes could not be proven in type-7 blame, which
+                // would then name us. We show the opening instead, and everyone names Bob.
+                let evidence = try local("α̂ opening") {
+                    var w = WireWriter()
+                    w.writeInteger(try share.paillierSecret.decrypt(answers[1].d).declassified())
+                    w.writeInteger(try recoverRandomness(answers[1].d))
+                    return w.take()
+                }
+                complaints.append(Complaint(message, evidence: evidence))
+                continue
             }
+            let alphaHat = try local("reduce α̂") { try Scalar(reducing: alphaHatInteger) }
             myAlphas[j] = alpha
             // Phase 3: δ_i = k_iγ_i + Σ(α_ij + β_ij), σ_i = k_iw_i + Σ(α̂_ij + β̂_ij).
             delta += alpha + betas[j]!.gamma

@@ -630,6 +630,8 @@ public struct Resharing: Sendable {
         guard accused != complainer, receiverOf[accused] != nil, receiverOf[complainer] != nil,
             let key = identities[accused]
         else { throw .blame(complainer, .falseAccusation) }
+        // Π^fac is checked with public values only: a complaint carries no evidence here.
+        guard complaint.evidence.isEmpty else { throw .blame(complainer, .falseAccusation) }
         let message = complaint.message(kind: .reshare, sessionID: params.sessionID, round: 2, complainer: complainer)
         guard message.hasValidSignature(by: key) else { throw .blame(complainer, .falseAccusation) }
         var tr = transcript("fac", prover: accused, recipient: complainer)

@@ -148,15 +148,21 @@ struct Complaint: Sendable, Equatable {
     var accused: PartyIndex
     var payload: [UInt8]
     var signature: [UInt8]
+    /// What the judges need besides the message, when the recipient's check used a secret (an
+    /// opening of a ciphertext under the complainer's key); empty otherwise.
+    var evidence: [UInt8]
 
-    init(accused: PartyIndex, payload: [UInt8], signature: [UInt8]) {
+    static let maximumEvidenceBytes = 1 << 12
+
+    init(accused: PartyIndex, payload: [UInt8], signature: [UInt8], evidence: [UInt8] = []) {
         self.accused = accused
         self.payload = payload
         self.signature = signature
+        self.evidence = evidence
     }
 
-    init(_ message: Message) {
-        self.init(accused: message.from, payload: message.payload, signature: message.signature)
+    init(_ message: Message, evidence: [UInt8] = []) {
+        self.init(accused: message.from, payload: message.payload, signature: message.signature, evidence: evidence)
     }
 
     /// The direct message the complaint shows, with its header rebuilt.
@@ -166,20 +172,21 @@ struct Complaint: Sendable, Equatable {
             signature: signature)
     }
 
-    /// count ‖ (u32 accused ‖ bytes payload ‖ bytes signature)*.
+    /// count ‖ (u32 accused ‖ bytes payload ‖ bytes signature ‖ bytes evidence)*.
     static func write(_ complaints: [Complaint], to w: inout WireWriter) {
         w.writeArray(complaints) { w, c in
             w.writeUInt32(c.accused)
             w.writeBytes(c.payload)
             w.writeBytes(c.signature)
+            w.writeBytes(c.evidence)
         }
     }
 
     static func read(from r: inout WireReader, maxCount: Int) throws(WireError) -> [Complaint] {
-        try r.readArray(maxCount: maxCount, minimumElementSize: 12) { r throws(WireError) in
+        try r.readArray(maxCount: maxCount, minimumElementSize: 16) { r throws(WireError) in
             Complaint(
                 accused: try r.readUInt32(), payload: try r.readBytes(maxLength: Message.maximumPayloadBytes),
-                signature: try r.readBytes(maxLength: 64))
+                signature: try r.readBytes(maxLength: 64), evidence: try r.readBytes(maxLength: maximumEvidenceBytes))
         }
     }
 }

@@ -132,6 +132,19 @@ public struct AffineGroupProof: Sendable, Equatable {
         guard try Scalar(reducing: witness.x) * .generator == statement.x else {
             throw ProofError.invalidWitness("X ≠ x·G")
         }
+        return try proveUnchecked(
+            statement: statement, witness: witness, setup: setup, transcript: &transcript, rng: &rng,
+            proverSecret: proverSecret)
+    }
+
+    /// Fig. 15 without the witness checks: only for misbehaviour tests (a Bob whose mask exceeds
+    /// ±2^ℓ' but still passes, which Π^aff-g's slack allows up to about 2^(ℓ'+ε−ℓ)).
+    static func proveUnchecked<R: RandomSource>(
+        statement: Statement, witness: Witness, setup: RingPedersenParameters, transcript: inout Transcript,
+        rng: inout R, proverSecret: PaillierSecretKey?
+    ) throws -> AffineGroupProof {
+        let n0 = statement.verifierKey
+        let n1 = statement.proverKey
         let nHat = setup.n
         let twoL = ProofParameters.twoToEll
         let twoLE = ProofParameters.twoToEllPlusEpsilon

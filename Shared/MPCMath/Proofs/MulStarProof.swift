@@ -13,7 +13,10 @@ import Secp256k1
 
 extension ProofParameters {
     /// ℓσ = 1300: the range of the plaintext of Σ_i = Enc(k_i·w_i) · Π D̂_ij · Π Ŷ_ji⁻¹, whose
-    /// magnitude is below 2^(2ℓ) + 2(n − 1)·(2^(2ℓ) + 2^ℓ') < 2^(ℓ'+ 20) for n < 2^16 parties.
+    /// magnitude is below 2^(2ℓ) + (n − 1)·(2^(ℓ'+1) + 2^ℓ') < 2^(ℓ'+ 20) for n < 2^16 parties:
+    /// each α̂_ij = Dec(D̂_ij) is below 2^(ℓ'+1) because Alice checks it (Π^aff-g alone lets a
+    /// mask up to 2^(ℓ'+ε) through; a larger one is answered by a complaint with its opening,
+    /// `Presigning.maskInRange`), and each own mask β̂'_ji is drawn below 2^ℓ'.
     /// With ε = 512, responses stay below 2^(ℓσ+ε+1) = 2^1813 < N/2 for every accepted N
     /// (≥ 2048 bits), so the Paillier equation cannot wrap (the soundness argument of Fig. 25).
     public static let ellSigma = 1300
