@@ -288,6 +288,40 @@ struct BlameTests {
         Self.expectAgreedBlame(results, culprit: 0, honest: [1, 2]) { $0 == .falseAccusation }
     }
 
+    @Test func colludingBobAndAliceCannotAbortUnidentified() {
+        // Bob 1 signs two MtAwc answers for Alice 0: the one she checks, and one whose D̂ carries
+        // β̂' + 1 while Ŷ still carries β̂'. Alice 0 (colluding) adds 1 to her σ_0 and shows the
+        // second in type-7 blame: her Σ_0 and Bob's Σ_1 both match their S_i, yet Σ S_i ≠ y.
+        // Bob's answer proven again for every verifier's setup fails: party 1 is named.
+        let done = Mutex(false)
+        let results = Self.presign(
+            seed: "bl-collusion",
+            state: { party, machine in
+                guard party == 0, machine.myAlphas[1] != nil, !done.withLock({ $0 }) else { return }
+                let checked = machine.rounds.inbox(2).direct[1]!
+                var r = WireReader(checked.payload)
+                var rng = SeededRandom(seed: "collusion")
+                let aliceKey = machine.paillier[0]!
+                guard var answers = try? Presigning.decodeMtA(&r),
+                    let dHat = try? aliceKey.validate(ciphertext: answers[1].0),
+                    let unit = try? aliceKey.randomUnit(using: &rng),
+                    let shifted = try? aliceKey.add(dHat, aliceKey.encrypt(BigNum.one, randomness: unit))
+                else { return }
+                answers[1].0 = shifted.value
+                var w = WireWriter()
+                for (d, y, proof) in answers {
+                    w.writeInteger(d)
+                    w.writeInteger(y)
+                    w.writeBytes(proof)
+                }
+                machine.rounds.inboxes[2]!.direct[1] = checked.with(payload: w.take())
+                machine.nonces!.sigma = machine.nonces!.sigma + Scalar.one
+                done.withLock { $0 = true }
+            })
+        #expect(done.withLock { $0 })
+        Self.expectAgreedBlame(results, culprit: 1, honest: [2]) { $0 == .inconsistentSigma }
+    }
+
     @Test func honestPresigningStillFinishesAndSigns() {
         // The extra verdict round changes nothing for honest parties.
         let (presign, online) = runSigning(

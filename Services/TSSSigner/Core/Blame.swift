@@ -17,6 +17,8 @@ import Wire
 //   received  = count ‖ (bytes payload ‖ bytes signature)*     (peers in party order)
 //   type 5    = received ‖ k_i (32) ‖ ρ_i ‖ γ_i (32) ‖ count ‖ (α_ij ‖ r_ij)*
 //   type 7    = received ‖ H_i ‖ count ‖ (bytes Π^mul* ‖ bytes Π^log*(σ))*  (per verifier)
+//               ‖ count ‖ (count ‖ (bytes Π^aff-g)*)*  (per verifier, per Alice j: our MtAwc
+//               answer (D̂_ji, Ŷ_ji) proven again against that verifier's setup)
 
 /// A blame-data decoding or consistency failure (mapped to the revealing party).
 struct BlameDataError: Error {
@@ -190,6 +192,27 @@ extension Presigning {
         )
     }
 
+    /// The transcript of Bob `prover`'s MtAwc answer to Alice `alice`, proven again for `verifier`.
+    func type7AffineTranscript(prover: PartyIndex, alice: PartyIndex, verifier: PartyIndex) -> Transcript {
+        var t = transcript("blame/aff-g", prover: prover, recipient: verifier)
+        t.append("alice", uint64: UInt64(alice))
+        return t
+    }
+
+    /// Bob i's MtAwc answer to Alice j as j shows it (signed by i): D̂_ji carries k_j·w_i + β̂'
+    /// for j's σ_j, Ŷ_ji carries β̂' for i's Σ_i. Only Alice checked that the two agree, against
+    /// her own setup; a Bob colluding with his Alice could sign two that do not, and both
+    /// parties' type-7 proofs would then hold while Σ S_i ≠ y (an abort nobody is named for).
+    /// CGGMP21 §4.3's identification has every answer proven again for every verifier.
+    func type7AffineStatement(
+        bob i: PartyIndex, alice j: PartyIndex, answer: (d: PaillierCiphertext, y: PaillierCiphertext)
+    )
+        -> AffineGroupProof.Statement
+    {
+        AffineGroupProof.Statement(
+            verifierKey: paillier[j]!, proverKey: paillier[i]!, c: bigK[j]!, d: answer.d, y: answer.y, x: publicW[i]!)
+    }
+
     /// H_i = K_i^{w_i}·ρ^N with Π^mul* (CGGMP21 Fig. 31) and Π^log*(σ) that Σ_i decrypts to the
     /// σ of S_i = σ·R, each against every peer's setup (everyone checks all of them, so a prover
     /// colluding with one verifier still faces the honest verifiers' setups).
@@ -221,12 +244,27 @@ extension Presigning {
             }
             return (h, proofs)
         }
+        let wHat = BigNum(wi)
+        let affine = try local("type-7 Π^aff-g") {
+            try peers.map { verifier in
+                try peers.map { alice -> [UInt8] in
+                    let answer = myWcAnswers[alice]!
+                    var t = type7AffineTranscript(prover: me, alice: alice, verifier: verifier)
+                    return try AffineGroupProof.prove(
+                        statement: type7AffineStatement(bob: me, alice: alice, answer: (answer.d, answer.y)),
+                        witness: .init(x: wHat, y: answer.betaPrime, rho: answer.rho, rhoY: answer.rhoY),
+                        setup: setups[verifier]!, transcript: &t, rng: &rng, proverSecret: share.paillierSecret
+                    ).encode()
+                }
+            }
+        }
         writeReceived(to: &w)
         w.writeInteger(h.value)
         w.writeArray(proofs) { w, pair in
             w.writeBytes(pair.0)
             w.writeBytes(pair.1)
         }
+        w.writeArray(affine) { w, perAlice in w.writeArray(perAlice) { w, proof in w.writeBytes(proof) } }
     }
 
     /// Everyone rebuilds each Σ_i from the revealed answers and checks party i's proofs against
@@ -236,6 +274,7 @@ extension Presigning {
         for j in peers { received[me]![j] = rounds.inbox(2).direct[j]! }
         var hs: [PartyIndex: PaillierCiphertext] = [:]
         var proofs: [PartyIndex: [([UInt8], [UInt8])]] = [:]
+        var affine: [PartyIndex: [[[UInt8]]]] = [:]
         var bad: [PartyIndex] = []
         for i in peers {
             do {
@@ -246,9 +285,19 @@ extension Presigning {
                     r throws(WireError) in
                     (try r.readBytes(maxLength: 1 << 14), try r.readBytes(maxLength: 1 << 14))
                 }
+                let count = params.signers.count
+                let reproofs = try r.readArray(maxCount: count, minimumElementSize: 4) { r throws(WireError) in
+                    try r.readArray(maxCount: count, minimumElementSize: 4) { r throws(WireError) in
+                        try r.readBytes(maxLength: 1 << 14)
+                    }
+                }
                 try r.finish()
                 guard list.count == others(i).count else { throw BlameDataError("proof count") }
+                guard reproofs.count == others(i).count, reproofs.allSatisfy({ $0.count == others(i).count }) else {
+                    throw BlameDataError("Π^aff-g count")
+                }
                 proofs[i] = list
+                affine[i] = reproofs
                 // Every answer it shows must be well formed (else it should have complained).
                 for j in others(i) { _ = try answers(received[i]![j]!) }
             } catch { bad.append(i) }
@@ -256,7 +305,9 @@ extension Presigning {
         guard bad.isEmpty else { throw Abort(culprits: bad, reason: .invalidBlameData("type-7 data")) }
         var culprits: [PartyIndex] = []
         for i in peers {
-            let holds = (try? checkType7(of: i, h: hs[i]!, proofs: proofs[i]!, received: received)) ?? false
+            let holds =
+                (try? checkType7(of: i, h: hs[i]!, proofs: proofs[i]!, affine: affine[i]!, received: received))
+                ?? false
             if !holds { culprits.append(i) }
         }
         if culprits.isEmpty { throw Abort(culprits: [], reason: .unidentifiedSigmaInconsistency) }
@@ -264,9 +315,21 @@ extension Presigning {
     }
 
     func checkType7(
-        of i: PartyIndex, h: PaillierCiphertext, proofs: [([UInt8], [UInt8])],
+        of i: PartyIndex, h: PaillierCiphertext, proofs: [([UInt8], [UInt8])], affine: [[[UInt8]]],
         received: [PartyIndex: [PartyIndex: Message]]
     ) throws -> Bool {
+        // i's MtAwc answers (as their Alices show them) agree with W_i, for every verifier.
+        for (verifier, perAlice) in zip(others(i), affine) {
+            for (alice, bytes) in zip(others(i), perAlice) {
+                let answer = try answers(received[alice]![i]!)[1]
+                var t = type7AffineTranscript(prover: i, alice: alice, verifier: verifier)
+                guard
+                    try AffineGroupProof(decoding: bytes).isValid(
+                        statement: type7AffineStatement(bob: i, alice: alice, answer: answer),
+                        setup: setups[verifier]!, transcript: &t)
+                else { return false }
+            }
+        }
         var dHat: [PartyIndex: PaillierCiphertext] = [:]
         var yHat: [PartyIndex: PaillierCiphertext] = [:]
         for j in others(i) {

@@ -121,6 +121,9 @@ public struct Presigning: Sendable {
     var myAlphas: [PartyIndex: Scalar] = [:]
     /// Our MtAwc answer's Y (Enc under our key of β̂'), per Alice j (type 7).
     var myWcY: [PartyIndex: PaillierCiphertext] = [:]
+    /// Our MtAwc answers with their witnesses (β̂', randomness), per Alice j: type 7 proves each
+    /// again against every verifier's setup.
+    var myWcAnswers: [PartyIndex: MtAResponse] = [:]
     /// The blame data of round 5, per peer, read at round 6.
     var blameReaders: [PartyIndex: WireReader] = [:]
     /// Messages the host should still deliver after this machine aborted (see `abortMessages`).
@@ -272,6 +275,7 @@ public struct Presigning: Sendable {
             nonces = nil
             myAlphas = [:]
             betas = [:]
+            myWcAnswers = [:]
             return .aborted(error)
         }
     }
@@ -504,6 +508,7 @@ public struct Presigning: Sendable {
             }
             betas[j] = (mta.beta, mtawc.beta)
             myWcY[j] = mtawc.y
+            myWcAnswers[j] = mtawc
             out.append(
                 try rounds.direct(round: 2, to: j) { w in
                     for response in [mta, mtawc] {
@@ -713,6 +718,7 @@ public struct Presigning: Sendable {
         let n = nonces!
         nonces = nil
         myAlphas = [:]
+        myWcAnswers = [:]
         let secrets = PresignatureSecrets(
             keyID: share.keyID, sessionID: params.sessionID, signers: params.signers, me: me, nonce: nonce,
             k: n.k, sigma: n.sigma, rBar: rBar, bigS: bigS, publicKey: share.publicKey,

@@ -331,6 +331,10 @@ public struct MtAResponse: Sendable {
     public let beta: Scalar
     /// β' (secret; kept for the blame procedures, which open Bob's values).
     public let betaPrime: BigNum
+    /// The randomness of Enc_N₀(β') inside D and of Y (secret): with x and β', the witness for
+    /// proving (D, Y) again against other verifiers' setups (type-7 blame).
+    public let rho: BigNum
+    public let rhoY: BigNum
 
     public static func respond<R: RandomSource>(
         aliceKey: PaillierPublicKey, aliceCiphertext c: PaillierCiphertext, aliceSetup: RingPedersenParameters,
@@ -350,6 +354,7 @@ public struct MtAResponse: Sendable {
             statement: statement, witness: .init(x: xInteger, y: betaPrime, rho: rho, rhoY: rhoY), setup: aliceSetup,
             transcript: &transcript, rng: &rng, proverSecret: bobPaillierSecret)
         let betaPrimeModQ = try Scalar(reducing: betaPrime)
-        return MtAResponse(d: d, y: y, proof: proof, beta: -betaPrimeModQ, betaPrime: betaPrime)
+        return MtAResponse(
+            d: d, y: y, proof: proof, beta: -betaPrimeModQ, betaPrime: betaPrime, rho: rho, rhoY: rhoY)
     }
 }
