@@ -264,7 +264,8 @@ struct TSSNetBench {
                 "tss.net.sign.online.3of5", .ms, online,
                 note:
                     "warm, idle presignature pools: operator RPC → consensus-manager → tss-signer → proposals, authorizations, "
-                    + "presignature taken (leased: unsynced delete), online round, verify; \(pooledUsed) pooled; " + Self.note))
+                    + "presignature taken (leased: unsynced delete), online round, verify; \(pooledUsed) pooled; "
+                    + Self.note))
 
         // Full signing by a set nobody keeps presignatures for: each node's pool serves itself and
         // the next two parties in the key's (address) order, so positions {0, 1, 3} of that order.

@@ -132,6 +132,15 @@ struct EndToEndTests {
         var badT = good
         badT.threshold = 3
         #expect(start(badT) != nil)
+        // A threshold whose signings would exceed the signer bound (type-7 blame's data and work).
+        let many = (0..<16).map { PartyIndex($0) }
+        let manyIDs = Dictionary(uniqueKeysWithValues: many.map { ($0, Party.identity($0).publicKey) })
+        let wide = KeygenParameters(
+            sessionID: sessionID("args-wide"), threshold: 15, parties: many, me: 0, identities: manyIDs)
+        #expect(start(wide)?.reason == .invalidArguments("t ≤ 14: a signing takes t + 1 ≤ 15 signers"))
+        var widest = wide
+        widest.threshold = 14
+        #expect(start(widest) == nil)
         // Presigning with t+2 signers is refused.
         var rng2 = SeededRandom(seed: "args2")
         #expect(throws: Abort.self) {

@@ -44,6 +44,10 @@ public struct KeygenParameters: Sendable {
         guard zip(parties, parties.dropFirst()).allSatisfy({ $0 < $1 }) else { throw bad("parties must increase") }
         guard parties.contains(me) else { throw bad("me is not a party") }
         guard threshold >= 1, threshold < parties.count else { throw bad("1 ≤ t < n") }
+        guard threshold < Presigning.maximumSigners else {
+            throw bad(
+                "t ≤ \(Presigning.maximumSigners - 1): a signing takes t + 1 ≤ \(Presigning.maximumSigners) signers")
+        }
         guard Set(identities.keys) == Set(parties) else { throw bad("one identity key per party") }
         // Share ids non-zero and distinct mod q (a zero id would hand out f(0) = u_i itself).
         guard Set(shareIDs.keys) == Set(parties) else { throw bad("one share id per party") }

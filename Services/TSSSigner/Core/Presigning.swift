@@ -144,6 +144,13 @@ public struct Presigning: Sendable {
     var peers: [PartyIndex] { rounds.peers }
     public var droppedCount: Int { rounds.droppedCount }
 
+    /// The largest signer set (t + 1). Type-7 blame has every party prove each of its n − 1
+    /// MtAwc answers again for each of the n − 1 other setups: (n − 1)² Π^aff-g proofs of about
+    /// 3.7 KB in one round-5 broadcast (which must stay under `Message.maximumPayloadBytes`:
+    /// 15 signers ≈ 0.93 MB, 16 would not fit) and (n − 1)³ verifications at every party. Keygen
+    /// and resharing refuse thresholds whose signing would exceed it.
+    public static let maximumSigners = 15
+
     /// Starts presigning: checks the signer set, draws k_i, γ_i, and returns round 1.
     public static func start<R: RandomSource>(
         keyShare: KeyShare, params: PresignParameters, identityKey: PrivateKey, rng: inout R
@@ -152,6 +159,9 @@ public struct Presigning: Sendable {
         let signers = params.signers
         guard (16...64).contains(params.sessionID.count) else { throw bad("session id must be 16…64 bytes") }
         guard signers.count == keyShare.threshold + 1 else { throw bad("exactly t+1 signers") }
+        guard signers.count <= maximumSigners else {
+            throw bad("at most \(maximumSigners) signers (t ≤ \(maximumSigners - 1))")
+        }
         guard zip(signers, signers.dropFirst()).allSatisfy({ $0 < $1 }), signers.contains(keyShare.me),
             signers.allSatisfy({ keyShare.parties.contains($0) })
         else { throw bad("signers must be increasing parties of the key, including us") }
@@ -437,7 +447,7 @@ public struct Presigning: Sendable {
         case 4: guard rBar[accused] != nil, !nonce.isInfinity else { throw .blame(complainer, .falseAccusation) }
         default: break
         }
-        // Only a round-2 complaint about the size of α̂ carries evidence (see `checkMaskRange`).
+        // Only a round-2 complaint about the size of α̂ carries evidence (see `judgeMaskRange`).
         guard complaint.evidence.isEmpty || round == 2 else { throw .blame(complainer, .falseAccusation) }
         switch round {
         case 1: try checkEncryption(message, recipient: complainer)

@@ -72,6 +72,10 @@ public struct ResharingParameters: Sendable {
             Set(receivers.map(\.identity.compressed)).count == receivers.count
         else { throw bad("2…255 distinct receivers") }
         guard newThreshold >= 1, newThreshold < receivers.count else { throw bad("1 ≤ t' < n'") }
+        guard newThreshold < Presigning.maximumSigners else {
+            throw bad(
+                "t' ≤ \(Presigning.maximumSigners - 1): a signing takes t' + 1 ≤ \(Presigning.maximumSigners) signers")
+        }
         for ids in [dealers.map(\.shareID), receivers.map(\.shareID)] {
             guard ids.allSatisfy({ !$0.isZero }) else { throw bad("share id ≡ 0 mod q") }
             guard Set(ids.map(\.bytes)).count == ids.count else { throw bad("share ids not distinct mod q") }
