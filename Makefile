@@ -3,7 +3,7 @@ SHELL := /bin/bash
 .DEFAULT_GOAL := help
 
 SWIFT        ?= swift
-APT_PACKAGES := libsecp256k1-dev libleveldb-dev libssl-dev libcurl4-openssl-dev pkg-config \
+APT_PACKAGES := libsecp256k1-dev libleveldb-dev libssl-dev libgmp-dev libcurl4-openssl-dev pkg-config \
                 runc bubblewrap umoci skopeo docker-registry busybox-static
 # Release builds (benchmarks) use their own scratch path so debug and release do not evict each other.
 RELEASE_SCRATCH := .build-release

@@ -67,13 +67,14 @@ let package = Package(
         .systemLibrary(
             name: "COpenSSL", path: "Shared/COpenSSL", pkgConfig: "libcrypto",
             providers: [.apt(["libssl-dev"])]),
+        .systemLibrary(name: "CGMP", path: "Shared/CGMP", providers: [.apt(["libgmp-dev"])]),
         .systemLibrary(
             name: "CCurl", path: "Shared/CCurl", pkgConfig: "libcurl",
             providers: [.apt(["libcurl4-openssl-dev"])]),
 
         // MARK: Shared wrappers
         .target(
-            name: "CryptoPrimitives", dependencies: ["COpenSSL"], path: "Shared/CryptoPrimitives",
+            name: "CryptoPrimitives", dependencies: ["COpenSSL", "CGMP"], path: "Shared/CryptoPrimitives",
             swiftSettings: strict),
         .target(
             name: "Secp256k1", dependencies: ["CSecp256k1", "CryptoPrimitives"], path: "Shared/Secp256k1",

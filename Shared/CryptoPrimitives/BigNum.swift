@@ -272,11 +272,33 @@ public final class BigNum: @unchecked Sendable {
         }
     }
 
-    /// self⁻¹ mod m. Throws when m < 2 or gcd(self, m) ≠ 1. Constant time (OpenSSL's branch-free
-    /// inversion) when self or m is secret.
+    /// self⁻¹ mod m. Throws when m < 2 or gcd(self, m) ≠ 1.
+    ///
+    /// Public operands: GMP's variable-time inverse (`PublicGCD`). A secret value under a public
+    /// modulus is blinded first: x⁻¹ = u · (x·u)⁻¹ for a fresh uniform u ∈ [0, m), so GMP sees only
+    /// x·u, which for a unit x is uniform and independent of x; should x·u not be invertible (x or
+    /// u shares a factor with m) the decision is taken again by the constant-time path. A secret
+    /// modulus (p², a prime) takes OpenSSL's branch-free inversion.
     public func modInverse(_ m: BigNum) throws -> BigNum {
         try requirePositive(m)
         guard !m.isOne else { throw CryptoError.invalidParameter("inverse modulo 1") }
+        if !m.isSecret {
+            if !isSecret {
+                guard let inverse = PublicGCD.inverse(self, m) else {
+                    throw CryptoError.invalidParameter("element is not invertible modulo m")
+                }
+                return inverse
+            }
+            let u = try BigNum.random(below: m, secret: true)
+            if let inverse = PublicGCD.inverse(try modMul(u, m).declassified(), m) {
+                return try u.modMul(inverse, m)
+            }
+        }
+        return try constantTimeInverse(m)
+    }
+
+    /// self⁻¹ mod m by OpenSSL (branch-free when self or m is secret).
+    func constantTimeInverse(_ m: BigNum) throws -> BigNum {
         let secret = isSecret || m.isSecret
         let r = newBIGNUM()
         let result = withBNContext(secure: secret) { ctx in BN_mod_inverse(r, bn, m.bn, ctx) }
@@ -320,16 +342,27 @@ public final class BigNum: @unchecked Sendable {
         BigNum.infallible(secret: isSecret || b.isSecret) { r, ctx in BN_gcd(r, bn, b.bn, ctx) }
     }
 
-    /// gcd(self, m) = 1, decided by whether self is invertible modulo m: for public values
-    /// OpenSSL's variable-time inversion (Euclid / binary), with a secret operand its branch-free
-    /// inversion (`BN_mod_inverse` under the constant-time flag, the path RSA takes for its secret
-    /// values). Both are several times faster at 2048–4096 bits than OpenSSL 3's constant-time
-    /// `BN_gcd`, which matters because every encryption and proof checks its randomness.
+    /// gcd(self, m) = 1. Every encryption checks its randomness and every proof check its
+    /// received elements this way, so it is fast: public operands go to GMP's gcd (`PublicGCD`,
+    /// variable time); a secret self under a public modulus is blinded by a fresh uniform u first
+    /// (gcd(x·u mod m, m) = 1 exactly when both x and u are units, and x·u reveals nothing of a
+    /// unit x), a result other than 1 being decided again by the constant-time path; a secret
+    /// modulus takes OpenSSL's branch-free inversion (`BN_mod_inverse` under the constant-time
+    /// flag; OpenSSL 3's constant-time `BN_gcd` is slower still).
     public func isCoprime(to m: BigNum) -> Bool {
         let modulus = m.magnitude
         if modulus.isZero { return magnitude.isOne }
         if modulus.isOne { return true }
-        return (try? modInverse(modulus)) != nil
+        if !modulus.isSecret {
+            if !isSecret { return PublicGCD.isCoprime(self, modulus) }
+            if let u = try? BigNum.random(below: modulus, secret: true),
+                let blinded = try? modMul(u, modulus).declassified(),
+                PublicGCD.isCoprime(blinded, modulus)
+            {
+                return true
+            }
+        }
+        return (try? constantTimeInverse(modulus)) != nil
     }
 
     /// The Jacobi symbol (self / n) ∈ {−1, 0, 1} for odd n > 0 (throws otherwise). Binary

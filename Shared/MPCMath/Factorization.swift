@@ -77,12 +77,19 @@ public final class Factorization: Sendable, CustomStringConvertible, CustomDebug
         _ lhs: [Term], _ rhs: [Term], _ m1: MontgomeryContext, _ phi1: BigNum, _ m2: MontgomeryContext,
         _ phi2: BigNum, extra: (BigNum, BigNum)? = nil
     ) throws -> Bool {
-        var (l1, l2) = try product(lhs, m1, phi1, m2, phi2)
+        // A factor with a negative exponent moves to the other side with the opposite one
+        // (b^(−e) · L = R ⟺ L = b^e · R for a unit b): no inversion modulo the secret p², q².
+        // Which factors move depends on the exponents' public signs only.
+        let left =
+            lhs.filter { !$0.exponent.isNegative } + rhs.filter(\.exponent.isNegative).map { ($0.base, -$0.exponent) }
+        let right =
+            rhs.filter { !$0.exponent.isNegative } + lhs.filter(\.exponent.isNegative).map { ($0.base, -$0.exponent) }
+        var (l1, l2) = try product(left, m1, phi1, m2, phi2)
         if let (x1, x2) = extra {
             l1 = try m1.mul(l1, x1)
             l2 = try m2.mul(l2, x2)
         }
-        let (r1, r2) = try product(rhs, m1, phi1, m2, phi2)
+        let (r1, r2) = try product(right, m1, phi1, m2, phi2)
         let w1 = m1.modulus.byteLength
         let w2 = m2.modulus.byteLength
         // Both comparisons always run: no early exit on the first factor.
@@ -93,7 +100,7 @@ public final class Factorization: Sendable, CustomStringConvertible, CustomDebug
 
     /// (∏ bᵢ^eᵢ mod m₁, ∏ bᵢ^eᵢ mod m₂). For a unit b, b^e ≡ b^(e mod φ) and b^(−e) ≡ (b⁻¹)^e; an
     /// exponent at least as long as φ is reduced modulo φ (the decision depends on public lengths
-    /// only), a negative one turns into the inverse's power.
+    /// only), a negative one (`equal` passes none) turns into the inverse's power.
     func product(
         _ terms: [Term], _ m1: MontgomeryContext, _ phi1: BigNum, _ m2: MontgomeryContext, _ phi2: BigNum
     ) throws -> (BigNum, BigNum) {

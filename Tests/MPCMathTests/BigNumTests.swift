@@ -330,6 +330,45 @@ struct BigNumTests {
         }
     }
 
+    /// `isCoprime` and `modInverse` (GMP for public operands, blinded GMP for a secret value under
+    /// a public modulus, OpenSSL for a secret modulus) against OpenSSL's `BN_gcd`, on values of
+    /// every sign and size around the modulus, units and non-units of composite moduli alike.
+    @Test func inversesAndCoprimalityAgreeWithGCD() async throws {
+        let p = MPCFixtures.material.paillier[2].p
+        let n = p * MPCFixtures.material.paillier[2].q
+        let moduli: [BigNum] = [
+            n, n * n, n * 6, p * p, try BigNum.powerOfTwo(2048), 15, 2, 97 * 89,
+        ]
+        await propertyCheck(
+            count: 60, input: Gen.uint8().array(of: 0...600), Gen.int(in: 0...7), Gen.int(in: 0...3)
+        ) { bytes, which, shape in
+            let m = moduli[which]
+            var x = BigNum(bytes: bytes)
+            switch shape {
+            case 1: x = x.negated()
+            case 2: x = x * p  // shares the factor p with N, N², 6N, p²
+            case 3: x = try x.mod(m) + m  // in [m, 2m)
+            default: break
+            }
+            let unit = x.gcd(m).isOne
+            for secretValue in [false, true] {
+                for secretModulus in [false, true] {
+                    let xs = x.withSecrecy(secretValue)
+                    let ms = m.withSecrecy(secretModulus)
+                    #expect(xs.isCoprime(to: ms) == unit, "coprime \(which)/\(shape)")
+                    if unit {
+                        let inverse = try xs.modInverse(ms)
+                        #expect(try inverse.modMul(x, m) == .one.mod(m))
+                        #expect(!inverse.isNegative && inverse < m)
+                        #expect(inverse.isSecret == (secretValue || secretModulus))
+                    } else {
+                        #expect(throws: CryptoError.self) { try xs.modInverse(ms) }
+                    }
+                }
+            }
+        }
+    }
+
     @Test func arithmeticLaws() async throws {
         let m = MPCFixtures.paillierKeys[0].publicKey.n
         await propertyCheck(

@@ -53,6 +53,9 @@ struct OwnerVerificationTests {
                 // rhs = lhs as one term: must be equal; lhs·a must not.
                 #expect(try check([(a, e), (b, f)], [(lhs, .one)]), "round \(round)")
                 #expect(try !check([(a, e), (b, f)], [(ctx.mul(lhs, a), .one)]), "round \(round)")
+                // The same with the sides swapped (a negative exponent on the right moves left).
+                #expect(try check([(lhs, .one)], [(a, e), (b, f)]), "round \(round) swapped")
+                #expect(try !check([(ctx.mul(lhs, b), .one)], [(a, e), (b, f)]), "round \(round) swapped")
             }
         }
     }
