@@ -175,7 +175,7 @@ let package = Package(
         + service(
             "ConsensusManager", exe: "consensus-manager", folder: "ConsensusManager",
             extra: ["ConsensusManagerCore", "Tendermint", "ConsensusStore", "Secp256k1", "CryptoPrimitives"])
-        + service("TSSSigner", exe: "tss-signer", folder: "TSSSigner", extra: ["TSSCore", "TSSStore"])
+        + service("TSSSigner", exe: "tss-signer", folder: "TSSSigner", extra: ["TSSCore", "TSSStore", "MPCMath"])
         + service(
             "InboxListener", exe: "inbox-listener", folder: "InboxListener",
             extra: ["InboxListenerCore", "EVM", "HTTPFetch"])
@@ -310,7 +310,7 @@ let package = Package(
                 dependencies: [
                     "Wire", "RPC", "EVM", "InboxListenerCore", "TSSCore", "MPCMath", "CryptoPrimitives", "Secp256k1",
                     "SandboxCore", "SandboxRuntime", .product(name: "WAT", package: "WasmKit"),
-                    "ConsensusManager", "ConsensusManagerCore", "Tendermint",
+                    "ConsensusManager", "ConsensusManagerCore", "Tendermint", "JSON",
                     .product(name: "ArgumentParser", package: "swift-argument-parser"),
                     .product(name: "Logging", package: "swift-log"),
                 ] + nio,

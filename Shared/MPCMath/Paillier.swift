@@ -63,6 +63,36 @@ public struct PaillierPublicKey: Sendable, Hashable, CustomStringConvertible {
         }
     }
 
+    /// The randomizer of a fresh encryption under this key: one precomputed for N by the
+    /// randomness source's pool when it carries one (`PaillierNonceCarrier`) and has one left,
+    /// else a fresh uniform r ∈ Z*_N whose N-th power the encryption computes. Either way r is
+    /// uniform in Z*_N and used once.
+    public func nonce<R: RandomSource>(using rng: inout R) throws -> PaillierNonce {
+        if let source = (rng as? any PaillierNonceCarrier)?.paillierNonces,
+            let pooled = source.takeNonce(modulus: n), pooled.modulus == n
+        {
+            return pooled
+        }
+        return PaillierNonce(modulus: n, r: try randomUnit(using: &rng), rToN: nil)
+    }
+
+    /// A randomizer with r^N mod N² computed now, for a pool that serves `nonce(using:)` later:
+    /// by CRT when `owner` holds this key's factorisation, else on the N² ladder.
+    public func precomputeNonce<R: RandomSource>(
+        using rng: inout R, owner: PaillierSecretKey?
+    ) throws
+        -> PaillierNonce
+    {
+        let r = try randomUnit(using: &rng)
+        let rToN =
+            if let owner, owner.publicKey.n == n {
+                try owner.nthPower(r)
+            } else {
+                try nSquaredContext.exp(r.withSecrecy(true), n)
+            }
+        return PaillierNonce(modulus: n, r: r, rToN: rToN)
+    }
+
     // MARK: Encryption
 
     /// Enc(m; r) = (1 + m·N) · r^N mod N² for 0 ≤ m < N and r ∈ Z*_N (both checked). The
@@ -84,14 +114,24 @@ public struct PaillierPublicKey: Sendable, Hashable, CustomStringConvertible {
         return PaillierCiphertext(value: c.declassified())
     }
 
-    /// Encrypts under fresh randomness r ← Z*_N and returns r too (the proofs need it).
+    /// Enc(m; r) with a randomizer from `nonce(using:)`: its precomputed r^N when it has one.
+    func encrypt(_ m: BigNum, nonce: PaillierNonce) throws -> PaillierCiphertext {
+        guard nonce.modulus == n else { throw MPCMathError.invalidRandomness }
+        guard let rToN = nonce.rToN else { return try encrypt(m, unit: nonce.r) }
+        guard !m.isNegative, m < n else { throw MPCMathError.plaintextOutOfRange }
+        let c = try nSquaredContext.mul(.one + m * n, rToN)
+        return PaillierCiphertext(value: c.declassified())
+    }
+
+    /// Encrypts under fresh randomness r ← Z*_N (`nonce(using:)`) and returns r too (the proofs
+    /// need it).
     public func encrypt<R: RandomSource>(
         _ m: BigNum, using rng: inout R
     ) throws
         -> (ciphertext: PaillierCiphertext, randomness: BigNum)
     {
-        let r = try randomUnit(using: &rng)
-        return (try encrypt(m, unit: r), r)
+        let nonce = try nonce(using: &rng)
+        return (try encrypt(m, nonce: nonce), nonce.r)
     }
 
     /// A signed plaintext |m| ≤ (N − 1)/2 encoded as m mod N (the MtA shares of GG20 §3 and the
@@ -117,6 +157,14 @@ public struct PaillierPublicKey: Sendable, Hashable, CustomStringConvertible {
     func encrypt(signed m: BigNum, unit r: BigNum, owner: PaillierSecretKey?) throws -> PaillierCiphertext {
         if let owner, owner.publicKey.n == n { return try owner.encrypt(encodeSigned(m), unit: r) }
         return try encrypt(encodeSigned(m), unit: r)
+    }
+
+    /// `encrypt(signed:randomness:owner:)` with a randomizer from `nonce(using:)`.
+    func encrypt(signed m: BigNum, nonce: PaillierNonce, owner: PaillierSecretKey?) throws -> PaillierCiphertext {
+        if nonce.rToN == nil, nonce.modulus == n, let owner, owner.publicKey.n == n {
+            return try owner.encrypt(encodeSigned(m), unit: nonce.r)
+        }
+        return try encrypt(encodeSigned(m), nonce: nonce)
     }
 
     public func encrypt<R: RandomSource>(
@@ -151,6 +199,38 @@ public struct PaillierPublicKey: Sendable, Hashable, CustomStringConvertible {
     public static func == (a: PaillierPublicKey, b: PaillierPublicKey) -> Bool { a.n == b.n }
     public func hash(into hasher: inout Hasher) { hasher.combine(n) }
     public var description: String { "PaillierPublicKey(\(n.bitLength) bits)" }
+}
+
+/// A Paillier randomizer: r ∈ Z*_N for modulus N and, when it was computed ahead of time (a
+/// signer's idle-time pool), r^N mod N²; nil: the encryption computes it. Secret (r opens every
+/// ciphertext made with it): a source hands each out once, and its numbers are wiped when dropped.
+/// Made only by `PaillierPublicKey.nonce(using:)` and `precomputeNonce(using:owner:)`, so r^N
+/// always belongs to r.
+public struct PaillierNonce: Sendable, CustomStringConvertible {
+    public let modulus: BigNum
+    public let r: BigNum
+    let rToN: BigNum?
+
+    init(modulus: BigNum, r: BigNum, rToN: BigNum?) {
+        self.modulus = modulus
+        self.r = r.withSecrecy(true)
+        self.rToN = rToN?.withSecrecy(true)
+    }
+
+    public var isPrecomputed: Bool { rToN != nil }
+    public var description: String { "PaillierNonce(<redacted>)" }
+}
+
+/// Randomizers computed ahead for given moduli (a tss-signer's pool, filled while it is idle).
+public protocol PaillierNonceSource: Sendable {
+    /// One randomizer for modulus n, removed from the source (each is handed out once), or nil.
+    func takeNonce(modulus n: BigNum) -> PaillierNonce?
+}
+
+/// A randomness source that also offers precomputed randomizers: `PaillierPublicKey.nonce(using:)`
+/// takes from `paillierNonces` before drawing a fresh r.
+public protocol PaillierNonceCarrier {
+    var paillierNonces: (any PaillierNonceSource)? { get }
 }
 
 /// A Paillier ciphertext, an element of Z*_{N²}: made by encryption and the homomorphic
@@ -265,14 +345,18 @@ public final class PaillierSecretKey: Sendable, CustomStringConvertible, CustomD
     func encrypt(_ m: BigNum, unit r: BigNum) throws -> PaillierCiphertext {
         let pk = publicKey
         guard !m.isNegative, m < pk.n else { throw MPCMathError.plaintextOutOfRange }
+        let c = try pk.nSquaredContext.mul(.one + m * pk.n, nthPower(r))
+        return PaillierCiphertext(value: c.declassified())
+    }
+
+    /// r^N mod N² for a unit r, by CRT as described at `encrypt(_:randomness:)` (secret).
+    func nthPower(_ r: BigNum) throws -> BigNum {
         let secretR = r.withSecrecy(true)
         let (rqModP, rpModQ) = try MontgomeryContext.expConstantTimePair(
             factorization.p, secretR.mod(p), qModPMinusOne, factorization.q, secretR.mod(q), pModQMinusOne)
         let (xp, xq) = try MontgomeryContext.expConstantTimePair(pSquared, rqModP, p, qSquared, rpModQ, q)
         let h = try xp.modSub(xq, pSquared.modulus).modMul(qSquaredInverseModPSquared, pSquared.modulus)
-        let rToN = xq + h * qSquared.modulus
-        let c = try pk.nSquaredContext.mul(.one + m * pk.n, rToN)
-        return PaillierCiphertext(value: c.declassified())
+        return xq + h * qSquared.modulus
     }
 
     /// Owner-side encryption of a signed plaintext |m| ≤ (N − 1)/2 (as `encodeSigned`).
@@ -280,14 +364,16 @@ public final class PaillierSecretKey: Sendable, CustomStringConvertible, CustomD
         try encrypt(publicKey.encodeSigned(m), randomness: r)
     }
 
-    /// Owner-side encryption under fresh randomness r ← Z*_N; returns r too.
+    /// Owner-side encryption under fresh randomness r ← Z*_N (`PaillierPublicKey.nonce(using:)`);
+    /// returns r too.
     public func encrypt<R: RandomSource>(
         _ m: BigNum, using rng: inout R
     ) throws
         -> (ciphertext: PaillierCiphertext, randomness: BigNum)
     {
-        let r = try publicKey.randomUnit(using: &rng)
-        return (try encrypt(m, unit: r), r)
+        let nonce = try publicKey.nonce(using: &rng)
+        if nonce.rToN != nil { return (try publicKey.encrypt(m, nonce: nonce), nonce.r) }
+        return (try encrypt(m, unit: nonce.r), nonce.r)
     }
 
     // MARK: Decryption

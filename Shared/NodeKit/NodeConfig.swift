@@ -77,6 +77,9 @@ public struct NodeConfig: Sendable, Equatable {
         public var resendIntervalMs: Int = 500
         /// `tss.presign_pool_target`: presignatures kept ready per key.
         public var presignPoolTarget: Int = 4
+        /// `tss.nonce_pool_presignings`: Paillier randomizers kept per recently used key, counted
+        /// in on-the-spot presignings they serve.
+        public var noncePoolPresignings: Int = 8
     }
 
     /// `[sandbox]`: the sandbox-executor (issue 7): runtime, queue, per-job limits (defaults and

@@ -1,5 +1,6 @@
 import CryptoPrimitives
 import Foundation
+import JSON
 import NIOPosix
 import RPC
 import Wire
@@ -21,7 +22,8 @@ struct TSSNetArea: BenchArea {
 /// - `tss.net.presign.rate`: presignatures per second made by the five background pools together;
 /// - `tss.net.sign.online.3of5`: a signature by the coordinator's warm set (one online round);
 /// - `tss.net.sign.full.3of5`: a signature by a set nobody keeps presignatures for (presigning +
-///   online round).
+///   online round), with the Paillier randomizers the nodes computed while idle (as a node does for
+///   the keys it uses; `tss.nonce_pool_presignings` = 24 covers the 20 runs).
 struct TSSNetBench {
     struct Skipped: Error, CustomStringConvertible { let description: String }
 
@@ -76,6 +78,8 @@ struct TSSNetBench {
     static let environment = [
         "VN_NODE_LOG_LEVEL": "warning", "VN_TSS_PREPARAMS_POOL_TARGET": "0", "VN_TSS_PRESIGN_POOL_TARGET": "0",
         "VN_TSS_SESSION_TIMEOUT_MS": "30000", "VN_TSS_RESEND_INTERVAL_MS": "300",
+        // Randomizers for as many presignings on the spot as the full-signing figure runs.
+        "VN_TSS_NONCE_POOL_PRESIGNINGS": "24",
     ]
 
     mutating func setUp(presignTarget: Int) async throws {
@@ -271,6 +275,7 @@ struct TSSNetBench {
         // the next two parties in the key's (address) order, so positions {0, 1, 3} of that order.
         let byAddress = try (0..<Self.validators).map { ($0, try address($0)) }.sorted { $0.1 < $1.1 }.map(\.0)
         let fullSet = [byAddress[0], byAddress[1], byAddress[3]]
+        let randomizers = try await randomizerCount()
         var full: [Double] = []
         for n in 0..<options.scale(20, quick: 2) {
             let digest = SHA256.hash(Array("full \(n) \(Date())".utf8))
@@ -286,7 +291,23 @@ struct TSSNetBench {
         report(
             TSSBench.result(
                 "tss.net.sign.full.3of5", .s, full,
-                note: "presigning + online round among 3 of the 5 processes, background pools idle; " + Self.note))
+                note:
+                    "presigning + online round among 3 of the 5 processes, presignature pools idle, Paillier randomizers "
+                    + "precomputed while idle (\(randomizers) before the runs); " + Self.note))
+    }
+
+    /// Paillier randomizers ready at the five tss-signers together (their `/status`).
+    func randomizerCount() async throws -> Int {
+        var total = 0
+        for client in clients {
+            let reply: TSSStatusReply = try await client.call(method: MethodID.consensusTSSStatus, request: Empty())
+            if case .object(let status)? = try? JSONValue.parse(reply.json),
+                case .object(let pool)? = status["paillierRandomizers"], let ready = pool["ready"]?.intValue
+            {
+                total += ready
+            }
+        }
+        return total
     }
 
     /// Presignatures in the pools (each counted at its coordinator's own set only once: the

@@ -1,6 +1,7 @@
 import CryptoPrimitives
 import MPCMath
 import PropertyBased
+import Secp256k1
 import Testing
 
 @Suite("Paillier")
@@ -147,5 +148,100 @@ struct PaillierTests {
         #expect(!dumped.contains(key.primes.p.hexString().prefix(16)))
         #expect(key.primes.p.isSecret && key.primes.q.isSecret && key.phi.isSecret)
         #expect(key.publicKey.description == "PaillierPublicKey(2048 bits)")
+    }
+}
+
+/// A seeded source that also offers a pool of precomputed randomizers.
+struct PoolCarryingRandom: RandomSource, PaillierNonceCarrier {
+    var inner: SeededRandom
+    let pool: PaillierNoncePool
+    var paillierNonces: (any PaillierNonceSource)? { pool }
+    mutating func fill(_ out: UnsafeMutableRawBufferPointer) { inner.fill(out) }
+}
+
+@Suite("Paillier randomizer pool")
+struct PaillierNoncePoolTests {
+    /// Precomputed randomizers give the ciphertexts `encrypt(_:randomness:)` gives for the same
+    /// r, on the public and the owner (CRT) paths; each is taken once; an empty pool falls back to
+    /// fresh randomness; a pool never hands a key another modulus' randomizer.
+    @Test func precomputedRandomizersEncryptLikeFreshOnesAndAreTakenOnce() throws {
+        let owner = MPCFixtures.paillierKeys[0]
+        let other = MPCFixtures.paillierKeys[1].publicKey
+        let pool = PaillierNoncePool()
+        var seed = SeededRandom(seed: "nonce-pool")
+        pool.add([
+            try owner.publicKey.precomputeNonce(using: &seed, owner: owner),
+            try owner.publicKey.precomputeNonce(using: &seed, owner: nil),
+            try other.precomputeNonce(using: &seed, owner: owner),  // not the owner of N: the ladder
+        ])
+        #expect(pool.count(modulus: owner.publicKey.n) == 2 && pool.count(modulus: other.n) == 1)
+        var rng = PoolCarryingRandom(inner: SeededRandom(seed: "draws"), pool: pool)
+        var seen: [BigNum] = []
+        for i in 0..<3 {
+            let m = BigNum(UInt64(1000 + i))
+            let (c, r) = try owner.publicKey.encrypt(m, using: &rng)
+            #expect(try c == owner.publicKey.encrypt(m, randomness: r))
+            #expect(try owner.decrypt(c) == m)
+            seen.append(r)
+        }
+        // Two came from the pool (each once), the third is fresh.
+        #expect(pool.count(modulus: owner.publicKey.n) == 0)
+        #expect(Set(seen).count == 3)
+        // The owner's CRT path takes from the pool too.
+        pool.add([try owner.publicKey.precomputeNonce(using: &seed, owner: owner)])
+        let (c, r) = try owner.encrypt(BigNum(7), using: &rng)
+        #expect(pool.count(modulus: owner.publicKey.n) == 0)
+        #expect(try c == owner.publicKey.encrypt(BigNum(7), randomness: r))
+        // The other key's randomizer is used for that key only.
+        let (c2, r2) = try other.encrypt(BigNum(9), using: &rng)
+        #expect(pool.total == 0)
+        #expect(try c2 == other.encrypt(BigNum(9), randomness: r2))
+        #expect("\(try other.precomputeNonce(using: &seed, owner: nil))" == "PaillierNonce(<redacted>)")
+        // Retiring keys drops their randomizers.
+        pool.add([try other.precomputeNonce(using: &seed, owner: nil)])
+        #expect(pool.retain(only: [owner.publicKey.n]) == 1 && pool.total == 0)
+    }
+
+    /// The provers take pooled randomizers where they encrypt (Π^enc's A, MtA's mask D and Y,
+    /// Π^aff-g's A and B_y) and their proofs still verify and open as before.
+    @Test func proofsWithPooledRandomizersVerify() throws {
+        let alice = ZK.otherKey
+        let bob = ZK.proverKey
+        let pool = PaillierNoncePool()
+        var seed = SeededRandom(seed: "nonce-pool-proofs")
+        for _ in 0..<2 {
+            pool.add([
+                try alice.publicKey.precomputeNonce(using: &seed, owner: nil),
+                try alice.publicKey.precomputeNonce(using: &seed, owner: nil),
+                try bob.publicKey.precomputeNonce(using: &seed, owner: bob),
+                try bob.publicKey.precomputeNonce(using: &seed, owner: bob),
+            ])
+        }
+        var rng = PoolCarryingRandom(inner: SeededRandom(seed: "nonce-pool-draws"), pool: pool)
+        let k = try BigNum.random(below: CurveOrder.q, using: &rng)
+        let (c, rho) = try alice.encrypt(k, using: &rng)
+        var te = ZK.transcript()
+        let enc = try EncryptionProof.prove(
+            statement: .init(key: alice.publicKey, ciphertext: c), plaintext: k, randomness: rho, setup: ZK.setup,
+            transcript: &te,
+            rng: &rng, proverSecret: alice)
+        var tv = ZK.transcript()
+        try enc.verify(statement: .init(key: alice.publicKey, ciphertext: c), setup: ZK.setup, transcript: &tv)
+        let x = Scalar.random(using: &rng)
+        var t = ZK.transcript()
+        let response = try MtAResponse.respond(
+            aliceKey: alice.publicKey, aliceCiphertext: c, aliceSetup: ZK.setup, bobKey: bob.publicKey, bobSecret: x,
+            transcript: &t, rng: &rng, bobPaillierSecret: bob)
+        // K and Π^enc's A, D's mask and Π^aff-g's A under N₀; Y and B_y under N₁: all pooled.
+        #expect(pool.total == 2)
+        var tv2 = ZK.transcript()
+        try response.proof.verify(
+            statement: .init(
+                verifierKey: alice.publicKey, proverKey: bob.publicKey, c: c, d: response.d, y: response.y,
+                x: .generatorMul(x)),
+            setup: ZK.setup, transcript: &tv2)
+        let alpha = try alice.decryptSigned(response.d)
+        #expect(alpha == BigNum(x) * k + response.betaPrime)
+        #expect(try bob.decryptSigned(response.y) == response.betaPrime)
     }
 }

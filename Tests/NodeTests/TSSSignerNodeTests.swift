@@ -44,7 +44,7 @@ import Wire
     static func key(_ i: Int) -> PrivateKey { try! PrivateKey(bytes: SHA256.hash(Array("tss-node-\(i)".utf8))) }
     static func address(_ i: Int) -> Address { try! Address(bytes: key(i).publicKey.ethereumAddressBytes) }
 
-    static func start(_ count: Int) async throws -> [Node] {
+    static func start(_ count: Int, noncePresignings: Int = 0) async throws -> [Node] {
         let group = MultiThreadedEventLoopGroup.singleton
         let validators = Dictionary(uniqueKeysWithValues: (0..<count).map { (address($0), key($0).publicKey) })
         let fixtures = MPCFixtures.material.paillier + MPCFixtures.material.ringPedersen
@@ -68,7 +68,7 @@ import Wire
             let approvals = Approvals()
             let node = try TSSSignerNode(
                 chainID: "vn-test-1", key: key(i), store: store, pool: pool, network: network, sessions: sessions,
-                validators: validators, presignTarget: 2, sessionTimeoutMs: 4_000,
+                validators: validators, presignTarget: 2, sessionTimeoutMs: 4_000, noncePresignings: noncePresignings,
                 logger: Logger(label: "tss-node-\(i)"),
                 authorize: { approvals.check($0) })
             // As the service does at start: a lease epoch, so pooled presignatures are leased ahead.
@@ -107,6 +107,49 @@ import Wire
     static func verify(_ signature: TSSSignature, _ publicKey: [UInt8]) throws {
         let recoverable = try RecoverableSignature(bytes65: signature.r + signature.s + [signature.v])
         #expect(try PublicKey.recover(recoverable, digest: signature.messageHash).compressed == publicKey)
+    }
+
+    /// Paillier randomizers: filled while idle for the keys a node signed with (not for others),
+    /// taken by a presigning on the spot exactly as many as it encrypts (1 + 6t under the
+    /// signer's own key, 4 under its co-signer's), and the signature verifies.
+    @Test func randomizerPoolServesPresigningOnTheSpot() async throws {
+        let nodes = try await Self.start(3, noncePresignings: 2)
+        let addresses = nodes.map(\.address)
+        for n in nodes { n.approvals.allow(.keygen, "r") }
+        let info = try await Self.call {
+            try await nodes[0].node.keygen(TSSKeygenRequest(keyID: "r", parties: addresses, threshold: 1))
+        }
+        for n in nodes {
+            for _ in 0..<100 where try n.node.keys("r").keys.first?.status != KeyStatus.ready.rawValue {
+                try await Task.sleep(for: .milliseconds(50))
+            }
+        }
+        // Nothing is filled for a key nobody has signed with yet.
+        #expect(await nodes[0].node.refillNonces() == 0)
+        func sign(_ label: String, by set: [Int]) async throws -> TSSSignature {
+            let digest = SHA256.hash(Array(label.utf8))
+            for n in nodes { n.approvals.allow(.sign, "r", digest) }
+            let signature = try await Self.call {
+                try await nodes[set[0]].node.sign(
+                    TSSSignRequest(keyID: "r", messageHash: digest, purpose: "t", signers: set.map { addresses[$0] }))
+            }
+            try Self.verify(signature, info.publicKey)
+            #expect(!signature.pooled)
+            return signature
+        }
+        _ = try await sign("uses the key at 0 and 2", by: [0, 2])
+        // Idle means no session for a second.
+        try await Task.sleep(for: .milliseconds(1_200))
+        // Per node with t = 1 and 2 presignings: (1 + 6) · 2 own, 4 · 2 for each of two peers.
+        #expect(await nodes[0].node.refillNonces() == 30)
+        #expect(await nodes[2].node.refillNonces() == 30)
+        #expect(await nodes[1].node.refillNonces() == 0)
+        #expect(await nodes[0].node.refillNonces() == 0)  // full
+        _ = try await sign("with pooled randomizers", by: [0, 2])
+        // Each signer used 7 under its own key and 4 under the other's; the third key's stay.
+        #expect(nodes[0].node.nonces.total == 30 - 11 && nodes[2].node.nonces.total == 30 - 11)
+        #expect(nodes[1].node.nonces.total == 0)
+        await Self.stop(nodes)
     }
 
     @Test func keygenSignPoolRefusalReshareAndAStoppedSigner() async throws {

@@ -188,3 +188,23 @@ public struct KeyShare: Sendable, CustomStringConvertible, CustomDebugStringConv
     public var debugDescription: String { description }
     public var customMirror: Mirror { Mirror(self, children: [], displayStyle: .struct) }
 }
+
+extension KeyShare {
+    /// The Paillier randomizers `presignings` presignings of this share take, per modulus: each
+    /// takes 1 + 6t under its own key (K, and per co-signer Π^enc's and Π^log*'s A, two MtA
+    /// answers' Y and two Π^aff-g B_y) and 4 under each co-signer's (two masks D, two Π^aff-g A).
+    public func paillierNonceTargets(presignings: Int) -> [(key: PaillierPublicKey, count: Int)] {
+        let own = paillierSecret.publicKey
+        return [(own, (1 + 6 * threshold) * presignings)]
+            + paillierKeys.filter { $0 != own }.map { ($0, 4 * presignings) }
+    }
+
+    /// One randomizer for `key` computed now (by CRT when it is this share's own key).
+    public func precomputePaillierNonce<R: RandomSource>(
+        for key: PaillierPublicKey, using rng: inout R
+    ) throws
+        -> PaillierNonce
+    {
+        try key.precomputeNonce(using: &rng, owner: key == paillierSecret.publicKey ? paillierSecret : nil)
+    }
+}

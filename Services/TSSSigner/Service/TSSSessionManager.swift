@@ -1,4 +1,5 @@
 import CryptoPrimitives
+import MPCMath
 import Secp256k1
 import Synchronization
 import TSSCore
@@ -245,21 +246,23 @@ public actor TSSSessionManager {
 
     /// GG20 presigning by `participants` (the signers, with their key indices) with our `share`:
     /// the finished machine, from which the caller takes the presignature (exactly once).
+    /// `nonces`: precomputed Paillier randomizers to take from (a presigning on the spot); nil:
+    /// every encryption draws its own (background refills, which nobody waits for).
     public nonisolated func runPresigning(
         sessionID: [UInt8], participants: [Participant], share: KeyShare, identityKey: PrivateKey,
-        priority: TaskPriority = .medium
+        priority: TaskPriority = .medium, nonces: (any PaillierNonceSource)? = nil
     ) async throws -> Presigning {
         let signers = participants.map(\.party).sorted()
         return try await runSession(
             sessionID: sessionID, participants: participants, priority: priority,
             start: { _ in
-                var rng = SecureRandomNumberGenerator()
+                var rng = NonceCarryingRandom(paillierNonces: nonces)
                 return try Presigning.start(
                     keyShare: share, params: PresignParameters(sessionID: sessionID, signers: signers),
                     identityKey: identityKey, rng: &rng)
             },
             receive: { machine, from, message in
-                var rng = SecureRandomNumberGenerator()
+                var rng = NonceCarryingRandom(paillierNonces: nonces)
                 return machine.receive(from: from, message, rng: &rng)
             }
         ).machine
@@ -332,4 +335,16 @@ public actor TSSSessionManager {
         let output = try await session.outcome.value()
         return (output, session.machine)
     }
+}
+
+/// System randomness that also offers the node's precomputed Paillier randomizers
+/// (`PaillierPublicKey.nonce(using:)` takes those first).
+struct NonceCarryingRandom: RandomSource, PaillierNonceCarrier {
+    let paillierNonces: (any PaillierNonceSource)?
+    mutating func next() -> UInt64 {
+        var value: UInt64 = 0
+        withUnsafeMutableBytes(of: &value) { SecureRandom.fill($0) }
+        return value
+    }
+    mutating func fill(_ buffer: UnsafeMutableRawBufferPointer) { SecureRandom.fill(buffer) }
 }

@@ -46,6 +46,10 @@ public final class TSSSignerNode: Sendable {
     let logger: Logger
     let presignTarget: Int
     let sessionTimeoutMs: UInt64
+    /// Paillier randomizers computed while idle (`refillNonces`), for presignings on the spot.
+    public let nonces = PaillierNoncePool()
+    /// On-the-spot presignings' worth of randomizers kept per recently used key (0: none).
+    let noncePresignings: Int
 
     struct Running {
         var task: Task<Outcome, any Error>?
@@ -68,13 +72,17 @@ public final class TSSSignerNode: Sendable {
         var completed: [String: Int] = [:]
         var failed: [String: Int] = [:]
         var lastErrors: [String] = []
+        /// When each key last signed or presigned here, and when the last session ended: the
+        /// randomizer pool serves recently used keys and fills only while no session runs.
+        var keyUsedMs: [KeyRecordID: UInt64] = [:]
+        var lastSessionEndMs: UInt64 = 0
     }
     let state: Mutex<State>
 
     public init(
         chainID: String, key: PrivateKey, store: KeyStore, pool: PreParamsPool, network: TSSPeerNetwork,
         sessions: TSSSessionManager, validators: [Address: PublicKey], presignTarget: Int, sessionTimeoutMs: UInt64,
-        logger: Logger, authorize: @escaping Authorizer
+        noncePresignings: Int = 0, logger: Logger, authorize: @escaping Authorizer
     ) throws {
         self.chainID = chainID
         self.key = key
@@ -87,6 +95,7 @@ public final class TSSSignerNode: Sendable {
         self.validators = validators
         self.presignTarget = presignTarget
         self.sessionTimeoutMs = sessionTimeoutMs
+        self.noncePresignings = noncePresignings
         self.logger = logger
         self.authorize = authorize
     }
@@ -551,6 +560,7 @@ public final class TSSSignerNode: Sendable {
     func finished(_ sid: [UInt8], _ proposal: TSSSessionProposal, error: (any Error)?) {
         state.withLock { s in
             s.running[sid] = nil
+            s.lastSessionEndMs = Self.nowMs()
             if let error {
                 s.failed[proposal.kind.description, default: 0] += 1
                 s.lastErrors.append("\(proposal.kind) \(proposal.keyID): \(error)")
@@ -731,6 +741,7 @@ public final class TSSSignerNode: Sendable {
         let recordID = header.id
         let digest = p.messageHash
         let members = participants
+        state.withLock { $0.keyUsedMs[recordID] = Self.nowMs() }
         if p.kind == .presign {
             return Prepared { [self] in
                 let finished = try await sessions.runPresigning(
@@ -806,7 +817,7 @@ public final class TSSSignerNode: Sendable {
             } else {
                 let finished = try await sessions.runPresigning(
                     sessionID: Self.presignSessionID(of: sid), participants: members, share: share, identityKey: key,
-                    priority: .high)
+                    priority: .high, nonces: nonces)
                 guard let fresh = finished.takePresignature() else {
                     throw TSSSessionError.invalidArguments("presigning left no presignature")
                 }
@@ -1014,6 +1025,48 @@ public final class TSSSignerNode: Sendable {
         return made
     }
 
+    /// Tops up the Paillier randomizer pool while this node is idle: for every READY key it signed
+    /// or presigned with in the last hour, (1 + 6t) · P under its own modulus and 4 · P under each
+    /// peer's (what P presignings on the spot take; P = `tss.nonce_pool_presignings`). One
+    /// randomizer per job on the background thread (nice 10), stopping as soon as a session
+    /// starts; moduli of keys no longer served are dropped. Returns how many it made.
+    @discardableResult
+    public func refillNonces() async -> Int {
+        guard noncePresignings > 0 else { return 0 }
+        let now = Self.nowMs()
+        let recent = state.withLock { $0.keyUsedMs.filter { now &- $0.value < Self.nonceKeyWindowMs } }
+        var wanted: [(share: KeyShare, key: PaillierPublicKey, target: Int)] = []
+        for case .success(let header) in (try? store.records()) ?? []
+        where header.status == .ready && recent[header.id] != nil {
+            guard let share = try? loadShare(header.id) else { continue }
+            wanted += share.paillierNonceTargets(presignings: noncePresignings).map { (share, $0.key, $0.count) }
+        }
+        nonces.retain(only: Set(wanted.map(\.key.n)))
+        var made = 0
+        for (share, key, target) in wanted {
+            while nonces.count(modulus: key.n) < target {
+                guard isIdle(), !Task.isCancelled else { return made }
+                let task = Task(executorPreference: sessions.background, priority: .background) {
+                    var rng = SecureRandomNumberGenerator()
+                    return try share.precomputePaillierNonce(for: key, using: &rng)
+                }
+                guard let nonce = try? await task.value else { return made }
+                nonces.add([nonce])
+                made += 1
+            }
+        }
+        return made
+    }
+
+    /// Keys used within this window keep randomizers ready.
+    static let nonceKeyWindowMs: UInt64 = 3_600_000
+
+    /// No session runs here and none ended within the last second.
+    func isIdle() -> Bool {
+        let now = Self.nowMs()
+        return state.withLock { $0.running.isEmpty && now &- $0.lastSessionEndMs >= 1000 }
+    }
+
     func countPresignatures(_ record: KeyRecordID, signers: [Address], share: KeyShare) throws -> Int {
         let addresses = try partyAddresses(record)
         let indices = signers.compactMap { a in addresses.firstIndex(of: a).map { share.parties[$0] } }.sorted()
@@ -1202,6 +1255,9 @@ public final class TSSSignerNode: Sendable {
                 "recent_errors": .array(s.lastErrors.map { .string($0) }),
             ]),
             "presignaturePool": .object(["target": .int(presignTarget), "ready": .object(presign)]),
+            "paillierRandomizers": .object([
+                "presigningsPerKey": .int(noncePresignings), "ready": .int(nonces.total),
+            ]),
             "peers": .object([
                 "known": .int(validators.count - 1), "connected": .int(network.connectedPeers),
                 "sent": .int(counters.sent), "failed_sends": .int(counters.failedSends),

@@ -51,7 +51,8 @@ public enum TSSSignerService: LocalServiceDefinition {
         let node = try TSSSignerNode(
             chainID: context.chainID, key: key, store: runtime.store, pool: runtime.pool, network: network,
             sessions: sessions, validators: validators, presignTarget: config.presignPoolTarget,
-            sessionTimeoutMs: UInt64(config.sessionTimeoutMs), logger: logger,
+            sessionTimeoutMs: UInt64(config.sessionTimeoutMs), noncePresignings: config.noncePoolPresignings,
+            logger: logger,
             authorize: { request in
                 try await link.call(method: MethodID.consensusTSSAuthorize, request: request, timeout: .seconds(10))
             })
@@ -130,7 +131,8 @@ enum TSSRequestHandlers {
     }
 }
 
-/// Keeps every key's presignature pool at `tss.presign_pool_target`: a refill pass every few
+/// Keeps every key's presignature pool at `tss.presign_pool_target`, then the Paillier randomizers
+/// of recently used keys at `tss.nonce_pool_presignings` while idle: a refill pass every few
 /// seconds (sessions failing — a peer away, no presign approval — just wait for the next pass).
 final class PresignaturePoolService: Service, Sendable {
     let node: TSSSignerNode
@@ -145,6 +147,7 @@ final class PresignaturePoolService: Service, Sendable {
         try? await cancelWhenGracefulShutdown {
             while !Task.isCancelled {
                 await self.node.refillPresignatures()
+                await self.node.refillNonces()
                 try await Task.sleep(for: .seconds(2))
             }
         }

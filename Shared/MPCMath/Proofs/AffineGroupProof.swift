@@ -151,19 +151,19 @@ public struct AffineGroupProof: Sendable, Equatable {
         // Fig. 15, step 1: sample.
         let alpha = try BigNum.random(inSymmetricRange: twoLE, using: &rng)
         let beta = try BigNum.random(inSymmetricRange: ProofParameters.twoToEllPrimePlusEpsilon, using: &rng)
-        let r = try n0.randomUnit(using: &rng)
-        let ry = try n1.randomUnit(using: &rng)
+        let r = try n0.nonce(using: &rng)
+        let ry = try n1.nonce(using: &rng)
         let gamma = try BigNum.random(inSymmetricRange: twoLE * nHat, using: &rng)
         let m = try BigNum.random(inSymmetricRange: twoL * nHat, using: &rng)
         let delta = try BigNum.random(inSymmetricRange: twoLE * nHat, using: &rng)
         let mu = try BigNum.random(inSymmetricRange: twoL * nHat, using: &rng)
         // Fig. 15, step 1: A = C^α (1 + N₀)^β r^N₀, B_x = g^α, B_y = (1 + N₁)^β r_y^N₁,
         // E = s^α t^γ, S = s^x t^m, F = s^β t^δ, T = s^y t^μ.
-        let a = try n0.add(n0.multiply(statement.c, by: alpha), n0.encrypt(signed: beta, unit: r, owner: nil))
+        let a = try n0.add(n0.multiply(statement.c, by: alpha), n0.encrypt(signed: beta, nonce: r, owner: nil))
         let commitment = Commitment(
             a: a.value,
             bx: Point.generatorMul(try Scalar(reducing: alpha)),
-            by: try n1.encrypt(signed: beta, unit: ry, owner: proverSecret).value,
+            by: try n1.encrypt(signed: beta, nonce: ry, owner: proverSecret).value,
             e: try setup.commit(alpha, gamma).declassified(),
             s: try setup.commit(witness.x, m).declassified(),
             f: try setup.commit(beta, delta).declassified(),
@@ -171,8 +171,8 @@ public struct AffineGroupProof: Sendable, Equatable {
         // Fig. 15, step 2: e ← ±q.
         let e = try challenge(statement: statement, setup: setup, commitment: commitment, transcript: &transcript)
         // Fig. 15, step 3.
-        let w = try r.modMul(witness.rho.modExpSigned(e, n0.n), n0.n)
-        let wy = try ry.modMul(witness.rhoY.modExpSigned(e, n1.n), n1.n)
+        let w = try r.r.modMul(witness.rho.modExpSigned(e, n0.n), n0.n)
+        let wy = try ry.r.modMul(witness.rhoY.modExpSigned(e, n1.n), n1.n)
         return AffineGroupProof(
             commitment: commitment,
             z1: (alpha + e * witness.x).declassified(),
@@ -346,8 +346,9 @@ public struct MtAResponse: Sendable {
         let betaPrime = try BigNum.random(inSymmetricRange: ProofParameters.twoToEllPrime, using: &rng)
         let (mask, rho) = try aliceKey.encrypt(signed: betaPrime, using: &rng)
         let d = try aliceKey.add(aliceKey.multiply(c, by: xInteger), mask)
-        let rhoY = try bobKey.randomUnit(using: &rng)
-        let y = try bobKey.encrypt(signed: betaPrime, unit: rhoY, owner: bobPaillierSecret)
+        let nonceY = try bobKey.nonce(using: &rng)
+        let rhoY = nonceY.r
+        let y = try bobKey.encrypt(signed: betaPrime, nonce: nonceY, owner: bobPaillierSecret)
         let statement = AffineGroupProof.Statement(
             verifierKey: aliceKey, proverKey: bobKey, c: c, d: d, y: y, x: Point.generatorMul(x))
         let proof = try AffineGroupProof.prove(

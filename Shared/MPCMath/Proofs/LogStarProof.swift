@@ -90,18 +90,18 @@ public struct LogStarProof: Sendable, Equatable {
         // Fig. 25, step 1: α ← ±2^(ℓ+ε), μ ← ±2^ℓ·Ñ, r ← Z*_N₀, γ ← ±2^(ℓ+ε)·Ñ.
         let alpha = try BigNum.random(inSymmetricRange: ProofParameters.twoToEllPlusEpsilon, using: &rng)
         let mu = try BigNum.random(inSymmetricRange: ProofParameters.twoToEll * nHat, using: &rng)
-        let r = try key.randomUnit(using: &rng)
+        let r = try key.nonce(using: &rng)
         let gamma = try BigNum.random(inSymmetricRange: ProofParameters.twoToEllPlusEpsilon * nHat, using: &rng)
         // Fig. 25, step 1: S = s^x t^μ, A = (1 + N₀)^α r^N₀, Y = g^α, D = s^α t^γ.
         let commitment = Commitment(
             s: try setup.commit(x, mu).declassified(),
-            a: try key.encrypt(signed: alpha, unit: r, owner: proverSecret).value,
+            a: try key.encrypt(signed: alpha, nonce: r, owner: proverSecret).value,
             y: try Scalar(reducing: alpha) * statement.base,
             d: try setup.commit(alpha, gamma).declassified())
         // Fig. 25, step 2: e ← ±q.
         let e = try challenge(statement: statement, setup: setup, commitment: commitment, transcript: &transcript)
         // Fig. 25, step 3: z₁ = α + e·x, z₂ = r·ρ^e mod N₀, z₃ = γ + e·μ.
-        let z2 = try r.modMul(rho.modExpSigned(e, key.n), key.n)
+        let z2 = try r.r.modMul(rho.modExpSigned(e, key.n), key.n)
         return LogStarProof(
             commitment: commitment, z1: (alpha + e * x).declassified(), z2: z2.declassified(),
             z3: (gamma + e * mu).declassified())
