@@ -77,24 +77,27 @@ public struct ModulusProof: Sendable, Equatable {
         let quarterQ = try (crt.q + .one).shiftedRight(by: 2)
         let rootP = try quarterP.modMul(quarterP, crt.pMinusOne)
         let rootQ = try quarterQ.modMul(quarterQ, crt.qMinusOne)
-        /// (u^e mod r, whether u is a square mod r) for one prime r.
-        func rootAndSymbol(_ u: BigNum, _ context: MontgomeryContext, _ e: BigNum) throws -> (BigNum, Bool) {
-            let r = context.modulus
-            let reduced = try u.withSecrecy(true).mod(r)
-            let root = try context.expConstantTime(reduced, e)
-            let square = try root.modMul(root, r)
-            return (root, try square.modMul(square, r) == reduced)
+        /// (u^e mod p, whether u is a square mod p) and the same modulo q, both exponentiations
+        /// as one constant-time pair.
+        func rootsAndSymbols(_ u: BigNum) throws -> (p: (BigNum, Bool), q: (BigNum, Bool)) {
+            let (root1, root2) = try crt.expModPrimes(u, u, ep: rootP, eq: rootQ)
+            func symbol(_ root: BigNum, _ r: BigNum) throws -> Bool {
+                let square = try root.modMul(root, r)
+                return try square.modMul(square, r) == u.withSecrecy(true).mod(r)
+            }
+            return ((root1, try symbol(root1, crt.p)), (root2, try symbol(root2, crt.q)))
         }
-        let (minusOneRootP, _) = try rootAndSymbol(n - .one, crt.pContext, rootP)
-        let (minusOneRootQ, _) = try rootAndSymbol(n - .one, crt.qContext, rootQ)
+        let minusOne = try rootsAndSymbols(n - .one)
+        let (minusOneRootP, minusOneRootQ) = (minusOne.p.0, minusOne.q.0)
 
         // Fig. 16, step 1: w ← Z_N with Jacobi(w, N) = −1 (public, so the variable-time Jacobi is fine).
         var w: BigNum
         repeat {
             w = try BigNum.random(below: n, using: &rng, secret: false)
         } while try !w.isUnit(modulo: n) || w.jacobi(n) != -1
-        let (wRootP, wSquareModP) = try rootAndSymbol(w, crt.pContext, rootP)
-        let (wRootQ, _) = try rootAndSymbol(w, crt.qContext, rootQ)
+        let wRoots = try rootsAndSymbols(w)
+        let (wRootP, wSquareModP) = wRoots.p
+        let wRootQ = wRoots.q.0
 
         // Fig. 16, step 2: y_i from the transcript.
         let ys = try challenges(modulus: n, w: w, transcript: &transcript)
@@ -104,8 +107,9 @@ public struct ModulusProof: Sendable, Equatable {
         rounds.reserveCapacity(ys.count)
         for y in ys {
             guard y.isUnit(modulo: n) else { throw ProofError.invalidWitness("challenge shares a factor with N") }
-            var (xp, yp) = try rootAndSymbol(y, crt.pContext, rootP)
-            var (xq, yq) = try rootAndSymbol(y, crt.qContext, rootQ)
+            let roots = try rootsAndSymbols(y)
+            var (xp, yp) = roots.p
+            var (xq, yq) = roots.q
             // (−1/p) = (−1/q) = −1 and (w/p) = −(w/q): b = 1 iff y's symbols differ, then a
             // fixes the common sign, making (−1)^a·w^b·y a square modulo both primes.
             let b = yp != yq

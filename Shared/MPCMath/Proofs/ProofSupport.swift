@@ -413,11 +413,16 @@ struct CRTContext {
         try exp(base, ep: e.mod(pMinusOne), eq: e.mod(qMinusOne))
     }
 
-    /// base^e mod pq given the exponents already reduced for each prime.
+    /// base^e mod pq given the exponents already reduced for each prime (both halves in one
+    /// `expConstantTimePair`: OpenSSL interleaves two 1024-bit ladders on AVX-512 IFMA).
     func exp(_ base: BigNum, ep: BigNum, eq: BigNum) throws -> BigNum {
-        let b = base.withSecrecy(true)
-        let xp = try pContext.expConstantTime(b.mod(p), ep)
-        let xq = try qContext.expConstantTime(b.mod(q), eq)
+        let (xp, xq) = try expModPrimes(base, base, ep: ep, eq: eq)
         return try combine(xp, xq)
+    }
+
+    /// (a^ep mod p, b^eq mod q), constant time, as one pair.
+    func expModPrimes(_ a: BigNum, _ b: BigNum, ep: BigNum, eq: BigNum) throws -> (BigNum, BigNum) {
+        try MontgomeryContext.expConstantTimePair(
+            pContext, a.withSecrecy(true).mod(p), ep, qContext, b.withSecrecy(true).mod(q), eq)
     }
 }
