@@ -369,7 +369,7 @@ public enum ConfigKeys {
                 "Presignatures this node keeps ready per key for the signer set it coordinates (itself and the next t parties); each is used once. 0 disables the pool. Needs a standing presign approval at every signer's consensus-manager."
         ),
         .integer(
-            "tss", "nonce_pool_presignings", \.tss.noncePoolPresignings, default: 8, range: 0...256,
+            "tss", "nonce_pool_presignings", \.tss.noncePoolPresignings, default: 24, range: 0...256,
             unit: "presignings",
             doc:
                 "Paillier randomizers (r, r^N mod N^2) this node computes while idle, for each key it signed or presigned with in the last hour, enough for this many presignings run on the spot (a signer set without pooled presignatures): 1 + 6t per presigning under its own key and 4 under each peer's. Kept in memory only, each used once. 0 disables them."

@@ -79,7 +79,7 @@ public struct NodeConfig: Sendable, Equatable {
         public var presignPoolTarget: Int = 4
         /// `tss.nonce_pool_presignings`: Paillier randomizers kept per recently used key, counted
         /// in on-the-spot presignings they serve.
-        public var noncePoolPresignings: Int = 8
+        public var noncePoolPresignings: Int = 24
     }
 
     /// `[sandbox]`: the sandbox-executor (issue 7): runtime, queue, per-job limits (defaults and

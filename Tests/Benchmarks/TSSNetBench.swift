@@ -23,7 +23,7 @@ struct TSSNetArea: BenchArea {
 /// - `tss.net.sign.online.3of5`: a signature by the coordinator's warm set (one online round);
 /// - `tss.net.sign.full.3of5`: a signature by a set nobody keeps presignatures for (presigning +
 ///   online round), with the Paillier randomizers the nodes computed while idle (as a node does for
-///   the keys it uses; `tss.nonce_pool_presignings` = 24 covers the 20 runs).
+///   the keys it uses; the default `tss.nonce_pool_presignings`, 24, covers the 20 runs).
 struct TSSNetBench {
     struct Skipped: Error, CustomStringConvertible { let description: String }
 
@@ -78,8 +78,6 @@ struct TSSNetBench {
     static let environment = [
         "VN_NODE_LOG_LEVEL": "warning", "VN_TSS_PREPARAMS_POOL_TARGET": "0", "VN_TSS_PRESIGN_POOL_TARGET": "0",
         "VN_TSS_SESSION_TIMEOUT_MS": "30000", "VN_TSS_RESEND_INTERVAL_MS": "300",
-        // Randomizers for as many presignings on the spot as the full-signing figure runs.
-        "VN_TSS_NONCE_POOL_PRESIGNINGS": "24",
     ]
 
     mutating func setUp(presignTarget: Int) async throws {
