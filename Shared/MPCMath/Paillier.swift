@@ -76,9 +76,11 @@ public struct PaillierPublicKey: Sendable, Hashable, CustomStringConvertible {
         return PaillierNonce(modulus: n, r: try randomUnit(using: &rng), rToN: nil)
     }
 
-    /// A randomizer with r^N mod N² computed now, for a pool that serves `nonce(using:)` later:
-    /// by CRT when `owner` holds this key's factorisation, else on the N² ladder.
-    public func precomputeNonce<R: RandomSource>(
+    /// A randomizer with r^N mod N² computed now, for a pool that serves `nonce(using:)` later
+    /// (`PaillierNoncePool.precompute`, the only caller: a precomputed randomizer never exists
+    /// outside a pool until it is taken): by CRT when `owner` holds this key's factorisation, else
+    /// on the N² ladder.
+    func precomputeNonce<R: RandomSource>(
         using rng: inout R, owner: PaillierSecretKey?
     ) throws
         -> PaillierNonce
@@ -204,8 +206,9 @@ public struct PaillierPublicKey: Sendable, Hashable, CustomStringConvertible {
 /// A Paillier randomizer: r ∈ Z*_N for modulus N and, when it was computed ahead of time (a
 /// signer's idle-time pool), r^N mod N²; nil: the encryption computes it. Secret (r opens every
 /// ciphertext made with it): a source hands each out once, and its numbers are wiped when dropped.
-/// Made only by `PaillierPublicKey.nonce(using:)` and `precomputeNonce(using:owner:)`, so r^N
-/// always belongs to r.
+/// Made only by `PaillierPublicKey.nonce(using:)` and, inside a `PaillierNoncePool`, by
+/// `precomputeNonce(using:owner:)`, so r^N always belongs to r and a precomputed one is handed
+/// out once.
 public struct PaillierNonce: Sendable, CustomStringConvertible {
     public let modulus: BigNum
     public let r: BigNum

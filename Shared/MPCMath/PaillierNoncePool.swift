@@ -18,9 +18,15 @@ public final class PaillierNoncePool: PaillierNonceSource {
         stock.withLock { $0[n]?.popLast() }
     }
 
-    /// Adds randomizers (each for the modulus it was made for).
-    public func add(_ nonces: [PaillierNonce]) {
-        stock.withLock { s in for nonce in nonces { s[nonce.modulus, default: []].append(nonce) } }
+    /// Computes one randomizer for `key` and stocks it (by CRT when `owner` holds the key's
+    /// factorisation). Randomizers enter a pool only this way, so none is ever stocked twice.
+    public func precompute<R: RandomSource>(
+        for key: PaillierPublicKey, owner: PaillierSecretKey?, using rng: inout R
+    )
+        throws
+    {
+        let nonce = try key.precomputeNonce(using: &rng, owner: owner)
+        stock.withLock { $0[nonce.modulus, default: []].append(nonce) }
     }
 
     /// Randomizers ready for modulus n.

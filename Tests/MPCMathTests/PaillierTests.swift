@@ -169,11 +169,9 @@ struct PaillierNoncePoolTests {
         let other = MPCFixtures.paillierKeys[1].publicKey
         let pool = PaillierNoncePool()
         var seed = SeededRandom(seed: "nonce-pool")
-        pool.add([
-            try owner.publicKey.precomputeNonce(using: &seed, owner: owner),
-            try owner.publicKey.precomputeNonce(using: &seed, owner: nil),
-            try other.precomputeNonce(using: &seed, owner: owner),  // not the owner of N: the ladder
-        ])
+        try pool.precompute(for: owner.publicKey, owner: owner, using: &seed)
+        try pool.precompute(for: owner.publicKey, owner: nil, using: &seed)
+        try pool.precompute(for: other, owner: owner, using: &seed)  // not the owner of N: the ladder
         #expect(pool.count(modulus: owner.publicKey.n) == 2 && pool.count(modulus: other.n) == 1)
         var rng = PoolCarryingRandom(inner: SeededRandom(seed: "draws"), pool: pool)
         var seen: [BigNum] = []
@@ -188,7 +186,7 @@ struct PaillierNoncePoolTests {
         #expect(pool.count(modulus: owner.publicKey.n) == 0)
         #expect(Set(seen).count == 3)
         // The owner's CRT path takes from the pool too.
-        pool.add([try owner.publicKey.precomputeNonce(using: &seed, owner: owner)])
+        try pool.precompute(for: owner.publicKey, owner: owner, using: &seed)
         let (c, r) = try owner.encrypt(BigNum(7), using: &rng)
         #expect(pool.count(modulus: owner.publicKey.n) == 0)
         #expect(try c == owner.publicKey.encrypt(BigNum(7), randomness: r))
@@ -196,9 +194,10 @@ struct PaillierNoncePoolTests {
         let (c2, r2) = try other.encrypt(BigNum(9), using: &rng)
         #expect(pool.total == 0)
         #expect(try c2 == other.encrypt(BigNum(9), randomness: r2))
-        #expect("\(try other.precomputeNonce(using: &seed, owner: nil))" == "PaillierNonce(<redacted>)")
         // Retiring keys drops their randomizers.
-        pool.add([try other.precomputeNonce(using: &seed, owner: nil)])
+        try pool.precompute(for: other, owner: nil, using: &seed)
+        #expect("\(try #require(pool.takeNonce(modulus: other.n)))" == "PaillierNonce(<redacted>)")
+        try pool.precompute(for: other, owner: nil, using: &seed)
         #expect(pool.retain(only: [owner.publicKey.n]) == 1 && pool.total == 0)
     }
 
@@ -210,12 +209,10 @@ struct PaillierNoncePoolTests {
         let pool = PaillierNoncePool()
         var seed = SeededRandom(seed: "nonce-pool-proofs")
         for _ in 0..<2 {
-            pool.add([
-                try alice.publicKey.precomputeNonce(using: &seed, owner: nil),
-                try alice.publicKey.precomputeNonce(using: &seed, owner: nil),
-                try bob.publicKey.precomputeNonce(using: &seed, owner: bob),
-                try bob.publicKey.precomputeNonce(using: &seed, owner: bob),
-            ])
+            for _ in 0..<2 {
+                try pool.precompute(for: alice.publicKey, owner: nil, using: &seed)
+                try pool.precompute(for: bob.publicKey, owner: bob, using: &seed)
+            }
         }
         var rng = PoolCarryingRandom(inner: SeededRandom(seed: "nonce-pool-draws"), pool: pool)
         let k = try BigNum.random(below: CurveOrder.q, using: &rng)

@@ -199,12 +199,10 @@ extension KeyShare {
             + paillierKeys.filter { $0 != own }.map { ($0, 4 * presignings) }
     }
 
-    /// One randomizer for `key` computed now (by CRT when it is this share's own key).
+    /// One randomizer for `key` computed now into `pool` (by CRT when it is this share's own key).
     public func precomputePaillierNonce<R: RandomSource>(
-        for key: PaillierPublicKey, using rng: inout R
-    ) throws
-        -> PaillierNonce
-    {
-        try key.precomputeNonce(using: &rng, owner: key == paillierSecret.publicKey ? paillierSecret : nil)
+        for key: PaillierPublicKey, into pool: PaillierNoncePool, using rng: inout R
+    ) throws {
+        try pool.precompute(for: key, owner: key == paillierSecret.publicKey ? paillierSecret : nil, using: &rng)
     }
 }

@@ -74,8 +74,8 @@ public final class TSSSignerNode: Sendable {
         var lastErrors: [String] = []
         /// When each key last signed or presigned here, and when the last session ended: the
         /// randomizer pool serves recently used keys and fills only while no session runs.
-        var keyUsedMs: [KeyRecordID: UInt64] = [:]
-        var lastSessionEndMs: UInt64 = 0
+        var keyUsed: [KeyRecordID: ContinuousClock.Instant] = [:]
+        var lastSessionEnd: ContinuousClock.Instant? = nil
     }
     let state: Mutex<State>
 
@@ -560,7 +560,7 @@ public final class TSSSignerNode: Sendable {
     func finished(_ sid: [UInt8], _ proposal: TSSSessionProposal, error: (any Error)?) {
         state.withLock { s in
             s.running[sid] = nil
-            s.lastSessionEndMs = Self.nowMs()
+            s.lastSessionEnd = ContinuousClock.now
             if let error {
                 s.failed[proposal.kind.description, default: 0] += 1
                 s.lastErrors.append("\(proposal.kind) \(proposal.keyID): \(error)")
@@ -741,7 +741,7 @@ public final class TSSSignerNode: Sendable {
         let recordID = header.id
         let digest = p.messageHash
         let members = participants
-        state.withLock { $0.keyUsedMs[recordID] = Self.nowMs() }
+        state.withLock { $0.keyUsed[recordID] = ContinuousClock.now }
         if p.kind == .presign {
             return Prepared { [self] in
                 let finished = try await sessions.runPresigning(
@@ -1032,12 +1032,12 @@ public final class TSSSignerNode: Sendable {
     /// starts; moduli of keys no longer served are dropped. Returns how many it made.
     @discardableResult
     public func refillNonces() async -> Int {
-        guard noncePresignings > 0 else { return 0 }
-        let now = Self.nowMs()
-        let recent = state.withLock { $0.keyUsedMs.filter { now &- $0.value < Self.nonceKeyWindowMs } }
+        // A store that cannot list its records leaves the pool as it is.
+        guard noncePresignings > 0, let records = try? store.records() else { return 0 }
+        let now = ContinuousClock.now
+        let recent = state.withLock { $0.keyUsed.filter { now - $0.value < Self.nonceKeyWindow } }
         var wanted: [(share: KeyShare, key: PaillierPublicKey, target: Int)] = []
-        for case .success(let header) in (try? store.records()) ?? []
-        where header.status == .ready && recent[header.id] != nil {
+        for case .success(let header) in records where header.status == .ready && recent[header.id] != nil {
             guard let share = try? loadShare(header.id) else { continue }
             wanted += share.paillierNonceTargets(presignings: noncePresignings).map { (share, $0.key, $0.count) }
         }
@@ -1046,12 +1046,11 @@ public final class TSSSignerNode: Sendable {
         for (share, key, target) in wanted {
             while nonces.count(modulus: key.n) < target {
                 guard isIdle(), !Task.isCancelled else { return made }
-                let task = Task(executorPreference: sessions.background, priority: .background) {
+                let task = Task(executorPreference: sessions.background, priority: .background) { [nonces] in
                     var rng = SecureRandomNumberGenerator()
-                    return try share.precomputePaillierNonce(for: key, using: &rng)
+                    try share.precomputePaillierNonce(for: key, into: nonces, using: &rng)
                 }
-                guard let nonce = try? await task.value else { return made }
-                nonces.add([nonce])
+                guard (try? await task.value) != nil else { return made }
                 made += 1
             }
         }
@@ -1059,12 +1058,12 @@ public final class TSSSignerNode: Sendable {
     }
 
     /// Keys used within this window keep randomizers ready.
-    static let nonceKeyWindowMs: UInt64 = 3_600_000
+    static let nonceKeyWindow = Duration.seconds(3600)
 
-    /// No session runs here and none ended within the last second.
+    /// No session runs here and none ended within the last second (monotonic clock).
     func isIdle() -> Bool {
-        let now = Self.nowMs()
-        return state.withLock { $0.running.isEmpty && now &- $0.lastSessionEndMs >= 1000 }
+        let now = ContinuousClock.now
+        return state.withLock { s in s.running.isEmpty && (s.lastSessionEnd.map { now - $0 >= .seconds(1) } ?? true) }
     }
 
     func countPresignatures(_ record: KeyRecordID, signers: [Address], share: KeyShare) throws -> Int {
