@@ -289,12 +289,19 @@ public final class BigNum: @unchecked Sendable {
                 }
                 return inverse
             }
-            let u = try BigNum.random(below: m, secret: true)
-            if let inverse = PublicGCD.inverse(try modMul(u, m).declassified(), m) {
+            if let (u, blinded) = blinded(modulo: m), let inverse = PublicGCD.inverse(blinded, m) {
                 return try u.modMul(inverse, m)
             }
         }
         return try constantTimeInverse(m)
+    }
+
+    /// (u, self·u mod m) for a fresh uniform secret u ∈ [0, m): for a unit self, self·u is uniform
+    /// and independent of self, so it may go to variable-time code (`PublicGCD`). Nil only when
+    /// the system DRBG fails (callers then take the constant-time path).
+    func blinded(modulo m: BigNum) -> (u: BigNum, product: BigNum)? {
+        guard let u = try? BigNum.random(below: m, secret: true), let product = try? modMul(u, m) else { return nil }
+        return (u, product.declassified())
     }
 
     /// self⁻¹ mod m by OpenSSL (branch-free when self or m is secret).
@@ -355,12 +362,7 @@ public final class BigNum: @unchecked Sendable {
         if modulus.isOne { return true }
         if !modulus.isSecret {
             if !isSecret { return PublicGCD.isCoprime(self, modulus) }
-            if let u = try? BigNum.random(below: modulus, secret: true),
-                let blinded = try? modMul(u, modulus).declassified(),
-                PublicGCD.isCoprime(blinded, modulus)
-            {
-                return true
-            }
+            if let (_, blinded) = blinded(modulo: modulus), PublicGCD.isCoprime(blinded, modulus) { return true }
         }
         return (try? constantTimeInverse(modulus)) != nil
     }

@@ -209,7 +209,7 @@ public struct PaillierPublicKey: Sendable, Hashable, CustomStringConvertible {
 /// Made only by `PaillierPublicKey.nonce(using:)` and, inside a `PaillierNoncePool`, by
 /// `precomputeNonce(using:owner:)`, so r^N always belongs to r and a precomputed one is handed
 /// out once.
-public struct PaillierNonce: Sendable, CustomStringConvertible {
+public struct PaillierNonce: Sendable, CustomStringConvertible, CustomReflectable {
     public let modulus: BigNum
     public let r: BigNum
     let rToN: BigNum?
@@ -220,8 +220,8 @@ public struct PaillierNonce: Sendable, CustomStringConvertible {
         self.rToN = rToN?.withSecrecy(true)
     }
 
-    public var isPrecomputed: Bool { rToN != nil }
     public var description: String { "PaillierNonce(<redacted>)" }
+    public var customMirror: Mirror { Mirror(self, children: [], displayStyle: .struct) }
 }
 
 /// Randomizers computed ahead for given moduli (a tss-signer's pool, filled while it is idle).

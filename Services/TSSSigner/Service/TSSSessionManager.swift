@@ -341,10 +341,7 @@ public actor TSSSessionManager {
 /// (`PaillierPublicKey.nonce(using:)` takes those first).
 struct NonceCarryingRandom: RandomSource, PaillierNonceCarrier {
     let paillierNonces: (any PaillierNonceSource)?
-    mutating func next() -> UInt64 {
-        var value: UInt64 = 0
-        withUnsafeMutableBytes(of: &value) { SecureRandom.fill($0) }
-        return value
-    }
-    mutating func fill(_ buffer: UnsafeMutableRawBufferPointer) { SecureRandom.fill(buffer) }
+    var system = SecureRandomNumberGenerator()
+    mutating func next() -> UInt64 { system.next() }
+    mutating func fill(_ buffer: UnsafeMutableRawBufferPointer) { system.fill(buffer) }
 }

@@ -1035,35 +1035,39 @@ public final class TSSSignerNode: Sendable {
         // A store that cannot list its records leaves the pool as it is.
         guard noncePresignings > 0, let records = try? store.records() else { return 0 }
         let now = ContinuousClock.now
-        let recent = state.withLock { $0.keyUsed.filter { now - $0.value < Self.nonceKeyWindow } }
-        var wanted: [(share: KeyShare, key: PaillierPublicKey, target: Int)] = []
-        for case .success(let header) in records where header.status == .ready && recent[header.id] != nil {
-            guard let share = try? loadShare(header.id) else { continue }
-            wanted += share.paillierNonceTargets(presignings: noncePresignings).map { (share, $0.key, $0.count) }
+        let used = state.withLock { $0.keyUsed }
+        var served: [(share: KeyShare, targets: [(key: PaillierPublicKey, count: Int)])] = []
+        for case .success(let header) in records where header.status == .ready {
+            guard let last = used[header.id], RandomizerRefill.serves(sinceLastUse: now - last),
+                let share = try? loadShare(header.id)
+            else { continue }
+            served.append((share, share.paillierNonceTargets(presignings: noncePresignings)))
         }
-        nonces.retain(only: Set(wanted.map(\.key.n)))
+        nonces.retain(only: Set(served.flatMap { $0.targets.map(\.key.n) }))
         var made = 0
-        for (share, key, target) in wanted {
-            while nonces.count(modulus: key.n) < target {
-                guard isIdle(), !Task.isCancelled else { return made }
-                let task = Task(executorPreference: sessions.background, priority: .background) { [nonces] in
-                    var rng = SecureRandomNumberGenerator()
-                    try share.precomputePaillierNonce(for: key, into: nonces, using: &rng)
+        for (share, targets) in served {
+            for (key, missing) in RandomizerRefill.shortfall(targets, stocked: nonces.count(modulus:)) {
+                for _ in 0..<missing {
+                    guard isIdle(), !Task.isCancelled else { return made }
+                    let task = Task(executorPreference: sessions.background, priority: .background) { [nonces] in
+                        var rng = SecureRandomNumberGenerator()
+                        try share.precomputePaillierNonce(for: key, into: nonces, using: &rng)
+                    }
+                    guard (try? await task.value) != nil else { return made }
+                    made += 1
                 }
-                guard (try? await task.value) != nil else { return made }
-                made += 1
             }
         }
         return made
     }
 
-    /// Keys used within this window keep randomizers ready.
-    static let nonceKeyWindow = Duration.seconds(3600)
-
-    /// No session runs here and none ended within the last second (monotonic clock).
+    /// `RandomizerRefill.mayRun` on this node's sessions (monotonic clock).
     func isIdle() -> Bool {
         let now = ContinuousClock.now
-        return state.withLock { s in s.running.isEmpty && (s.lastSessionEnd.map { now - $0 >= .seconds(1) } ?? true) }
+        return state.withLock { s in
+            RandomizerRefill.mayRun(
+                sessionsRunning: s.running.count, sinceLastSessionEnd: s.lastSessionEnd.map { now - $0 })
+        }
     }
 
     func countPresignatures(_ record: KeyRecordID, signers: [Address], share: KeyShare) throws -> Int {
