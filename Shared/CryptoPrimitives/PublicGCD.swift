@@ -41,7 +41,7 @@ enum PublicGCD {
     }
 
     /// Runs `body` with read-only GMP views of a and m (m taken as |m|).
-    private static func withOperands<R>(
+    fileprivate static func withOperands<R>(
         _ a: BigNum, _ m: BigNum, _ body: (UnsafePointer<__mpz_struct>, UnsafePointer<__mpz_struct>) -> R
     ) -> R {
         var aLimbs = limbs(a)
@@ -84,6 +84,51 @@ enum PublicGCD {
     private static func wipeAndClear(_ z: inout __mpz_struct) {
         if let d = z._mp_d, z._mp_alloc > 0 { OPENSSL_cleanse(d, Int(z._mp_alloc) * limbBytes) }
         __gmpz_clear(&z)
+    }
+}
+
+/// Trial division of a public integer by every prime up to 2^20 at once: gcd(n, P) = 1 for the
+/// primorial P = ∏_{p ≤ 2^20} p (82,025 primes, 1.51 Mbit, built once on first use in ~14 ms and
+/// kept for the process). One check costs a 1.5-Mbit by 2048-bit division and a gcd, ~0.8 ms.
+///
+/// What it buys: once N has no prime factor below 2^20, every element of Z*_N whose order shares
+/// a prime with N has order above 2^20, which is what lets Π^mod check 4 N-th roots instead of
+/// 80 (Goldberg, Reyzin, Sagga, Baldimtsi, "Efficient noninteractive certification of RSA moduli
+/// and beyond", ASIACRYPT 2019, §3: trial division to α, then ⌈κ / log₂ α⌉ roots).
+public enum SmallPrimeSieve {
+    /// Every prime p ≤ 2^boundBits divides the sieve's product.
+    public static let boundBits = 20
+
+    /// Written once in init, then only read (concurrent GMP reads are safe); lives as long as the
+    /// process.
+    private final class Primorial: @unchecked Sendable {
+        let value: UnsafeMutablePointer<__mpz_struct>
+        init() {
+            value = .allocate(capacity: 1)
+            __gmpz_init(value)
+            __gmpz_primorial_ui(value, 1 << SmallPrimeSieve.boundBits)
+        }
+    }
+    private static let primorial = Primorial()
+
+    /// True when no prime p ≤ 2^20 divides n (n ≠ 0; the sign is ignored). For public n only.
+    public static func hasNoSmallPrimeFactor(_ n: BigNum) -> Bool {
+        guard !n.isZero else { return false }
+        // withOperands views its second operand as |n|.
+        return PublicGCD.withOperands(n, n) { _, magnitude in
+            var r = __mpz_struct()
+            var g = __mpz_struct()
+            __gmpz_init(&r)
+            __gmpz_init(&g)
+            defer {
+                __gmpz_clear(&r)
+                __gmpz_clear(&g)
+            }
+            // P mod |n| first (one long division), then a gcd of two n-sized numbers.
+            __gmpz_tdiv_r(&r, primorial.value, magnitude)
+            __gmpz_gcd(&g, &r, magnitude)
+            return __gmpz_cmp_ui(&g, 1) == 0
+        }
     }
 }
 

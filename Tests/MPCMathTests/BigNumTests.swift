@@ -330,6 +330,24 @@ struct BigNumTests {
         }
     }
 
+    /// The sieve behind Π^mod's 4 roots: every prime up to 2^20 is found, the first one above is
+    /// not, whatever the cofactor's size and sign.
+    @Test func smallPrimeSieveFindsEveryPrimeUpToTheBound() throws {
+        let big = try BigNum.generatePrime(bits: 1024, safe: false)
+        #expect(SmallPrimeSieve.hasNoSmallPrimeFactor(big))
+        #expect(SmallPrimeSieve.hasNoSmallPrimeFactor(big.negated()))
+        #expect(!SmallPrimeSieve.hasNoSmallPrimeFactor(.zero))
+        // 1048573 is the largest prime ≤ 2^20, 1048583 the smallest ≡ 3 (mod 4) above it.
+        for small: UInt64 in [2, 3, 5, 65519, 65537, 999_983, 1_048_573] {
+            #expect(!SmallPrimeSieve.hasNoSmallPrimeFactor(BigNum(small) * big), "\(small)")
+            #expect(!SmallPrimeSieve.hasNoSmallPrimeFactor(BigNum(small) * BigNum(small) * big * big), "\(small)²")
+        }
+        #expect(SmallPrimeSieve.hasNoSmallPrimeFactor(BigNum(1_048_583 as UInt64) * big))
+        #expect(SmallPrimeSieve.hasNoSmallPrimeFactor(BigNum(1_048_583 as UInt64)))
+        // A product of two primes just above the bound, smaller than the primorial's words.
+        #expect(SmallPrimeSieve.hasNoSmallPrimeFactor(BigNum(1_048_583 as UInt64) * BigNum(1_048_589 as UInt64)))
+    }
+
     /// `isCoprime` and `modInverse` (GMP for public operands, blinded GMP for a secret value under
     /// a public modulus, OpenSSL for a secret modulus) against OpenSSL's `BN_gcd`, on values of
     /// every sign and size around the modulus, units and non-units of composite moduli alike.

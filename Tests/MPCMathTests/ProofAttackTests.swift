@@ -39,40 +39,109 @@ struct ProofAttackTests {
     // MARK: (a) BitForge: Paillier moduli with small factors
 
     /// N = 65519 · Q: two primes ≡ 3 (mod 4), one of 16 bits. It has the shape of a Paillier key,
-    /// and it *is* a Paillier-Blum integer, so Π^mod verifies; Π^fac refuses it because the big
-    /// factor Q cannot be shown to lie within ±2^ℓ·√N.
+    /// and it *is* a Paillier-Blum integer. Π^mod's sieve refuses it (a prime factor below 2^20);
+    /// Π^fac refuses it too, because the big factor Q cannot be shown to lie within ±2^ℓ·√N. With
+    /// the smallest admissible prime ≡ 3 mod 4 above the sieve (1048583) in place of 65519, Π^mod
+    /// verifies (the sieve is not a test of balance) and Π^fac still refuses.
     @Test func twoPrimeModulusWithATinyFactor() throws {
-        let small = BigNum(65519)
         let q = Self.bigPrime
-        #expect(small.isProbablePrime && q.isProbablePrime && q.bitLength == 2040)
-        let n = small * q
-        #expect(n.bitLength >= ProofParameters.minimumModulusBits)
-        // Accepted by the shape checks of a Paillier public key.
-        _ = try PaillierPublicKey(n: n)
-
+        #expect(q.isProbablePrime && q.bitLength == 2040)
         var rng = SeededRandom(seed: "bitforge-two-prime")
-        // Π^mod passes: the modulus really is Paillier-Blum.
-        var t1 = ZK.transcript()
-        let mod = try ModulusProof.prove(modulus: n, p: small, q: q, transcript: &t1, rng: &rng)
-        var v1 = ZK.transcript()
-        try mod.verify(modulus: n, transcript: &v1)
+        for (small, sieved) in [(BigNum(65519), true), (BigNum(1_048_583), false)] {
+            #expect(small.isProbablePrime)
+            let n = small * q
+            #expect(n.bitLength >= ProofParameters.minimumModulusBits)
+            // Accepted by the shape checks of a Paillier public key.
+            _ = try PaillierPublicKey(n: n)
+            #expect(SmallPrimeSieve.hasNoSmallPrimeFactor(n) == !sieved)
 
-        // Π^fac refuses it, whichever way round the factors are given.
-        for (p, qq, field) in [(small, q, "z2"), (q, small, "z1")] {
-            var t2 = ZK.transcript()
-            let fac = try NoSmallFactorProof.prove(modulus: n, p: p, q: qq, setup: ZK.setup, transcript: &t2, rng: &rng)
-            var v2 = ZK.transcript()
-            #expect(throws: ProofError.outOfRange("\(field) ∉ ±2^(ℓ+ε)·√N0")) {
-                try fac.verify(modulus: n, setup: ZK.setup, transcript: &v2)
+            var t1 = ZK.transcript()
+            let mod = try ModulusProof.prove(modulus: n, p: small, q: q, transcript: &t1, rng: &rng)
+            var v1 = ZK.transcript()
+            if sieved {
+                #expect(throws: ProofError.invalidStatement("N has a prime factor below 2^20")) {
+                    try mod.verify(modulus: n, transcript: &v1)
+                }
+            } else {
+                // A Paillier-Blum integer with no factor below 2^20: Π^mod passes.
+                try mod.verify(modulus: n, transcript: &v1)
             }
+
+            // Π^fac refuses it, whichever way round the factors are given.
+            for (p, qq, field) in [(small, q, "z2"), (q, small, "z1")] {
+                var t2 = ZK.transcript()
+                let fac = try NoSmallFactorProof.prove(
+                    modulus: n, p: p, q: qq, setup: ZK.setup, transcript: &t2, rng: &rng)
+                var v2 = ZK.transcript()
+                #expect(throws: ProofError.outOfRange("\(field) ∉ ±2^(ℓ+ε)·√N0")) {
+                    try fac.verify(modulus: n, setup: ZK.setup, transcript: &v2)
+                }
+            }
+        }
+    }
+
+    /// What the 4 N-th roots of Π^mod are for: N = r²·Q with r = 1048583 just above the sieve
+    /// bound, so gcd(N, φ(N)) = r and N passes the sieve. The cheater knows the factors and w is
+    /// chosen so that every one of the 80 fourth-root rounds is answerable (Z*_{r²} has an odd-order
+    /// subgroup of squares, so squares mod r² have fourth roots). An N-th root of y exists only
+    /// when y's image in the order-r subgroup is 1 (probability 1/r per root), so the roots fail:
+    /// the best the cheater can send is refused at z[0].
+    @Test func squareFactorAboveTheSieveIsCaughtByTheRoots() throws {
+        let r = BigNum(1_048_583)
+        let rr = r * r
+        let q = Self.bigPrime
+        let n = rr * q
+        #expect(SmallPrimeSieve.hasNoSmallPrimeFactor(n))
+        var rng = SeededRandom(seed: "square-factor")
+        // w: a square modulo r, a non-square modulo Q, so Jacobi(w, N) = (w/Q) = −1.
+        var w: BigNum
+        repeat {
+            w = try BigNum.random(below: n, using: &rng, secret: false)
+        } while try !w.isCoprime(to: n) || w.jacobi(r) != 1 || w.jacobi(q) != -1
+        #expect(try w.jacobi(n) == -1)
+
+        var t = ZK.transcript()
+        let ys = try ModulusProof.challenges(modulus: n, w: w, transcript: &t)
+        // Fourth roots: mod r², the squares form a group of odd order r(r−1)/2, where x ↦ x^4 is
+        // a bijection with inverse x ↦ x^(4⁻¹ mod r(r−1)/2); mod Q, as the honest prover does.
+        let squaresOrderR = try (r * (r - .one)).shiftedRight(by: 1)
+        let fourthRootR = try BigNum(4).modInverse(squaresOrderR)
+        let quarterQ = try (q + .one).shiftedRight(by: 2)
+        let fourthRootQ = try quarterQ.modMul(quarterQ, q - .one)
+        var rounds: [ModulusProof.Round] = []
+        for y in ys {
+            var chosen: (a: Bool, b: Bool, value: BigNum)?
+            for (a, b) in [(false, false), (true, false), (false, true), (true, true)] {
+                var value = y
+                if b { value = try value.modMul(w, n) }
+                if a { value = n - value }
+                if try value.jacobi(r) == 1, try value.jacobi(q) == 1 {
+                    chosen = (a, b, value)
+                    break
+                }
+            }
+            let c = try #require(chosen)
+            let x = try crt([try c.value.modExp(fourthRootR, rr), try c.value.modExp(fourthRootQ, q)], [rr, q])
+            #expect(try x.modExp(BigNum(4), n) == c.value)
+            rounds.append(.init(x: x, a: c.a, b: c.b))
+        }
+        // The best N-th-root attempt: invert N where it is invertible (mod Q − 1 and mod r − 1).
+        let roots = try ys.prefix(ProofParameters.modulusRoots).map { y in
+            try crt([y.modExp(n.modInverse(r - .one), rr), y.modExp(n.modInverse(q - .one), q)], [rr, q])
+        }
+        for (z, y) in zip(roots, ys) { #expect(try z.modExp(n, n) != y) }
+        let forged = ModulusProof(w: w, rounds: rounds, roots: roots)
+        var v = ZK.transcript()
+        #expect(throws: ProofError.equationFailed("Fig. 16: z[0]^N = y[0]")) {
+            try forged.verify(modulus: n, transcript: &v)
         }
     }
 
     /// N = (16 primes of 16 bits) · P₁ · P₂ (the "6ix1een" shape): Π^fac alone is satisfied by the
     /// balanced split p = 16 primes · P₁, q = P₂ (it bounds sizes, not primality), but Π^mod
-    /// refuses it — both when the attacker runs the prover on its split and when it uses all 18
-    /// primes to answer what it can: a round is answerable only if some (−1)^a·w^b·y is a square
-    /// modulo all 18 primes (probability 4/2^18), and all 80 must be.
+    /// refuses it — by its sieve at once, and the fourth-root rounds would too: a round is
+    /// answerable only if some (−1)^a·w^b·y is a square modulo all 18 primes (probability
+    /// 4/2^18), and all 80 must be.
     @Test func sixteenSmallPrimes() throws {
         let (p1, p2) = MPCFixtures.material.paillier[5]
         let bigPrimes = [p1.declassified(), p2.declassified()]
@@ -106,6 +175,7 @@ struct ProofAttackTests {
         let ys = try ModulusProof.challenges(modulus: n, w: w, transcript: &t2)
         var answerable = 0
         var rounds: [ModulusProof.Round] = []
+        var roots: [BigNum] = []
         for y in ys {
             var best: (a: Bool, b: Bool, value: BigNum, squares: Int)?
             for (a, b) in [(false, false), (true, false), (false, true), (true, true)] {
@@ -123,15 +193,21 @@ struct ProofAttackTests {
                     let e = try (r + .one).shiftedRight(by: 2)
                     return try choice.value.modExp(e.modMul(e, r - .one), r)
                 }, primes)
-            let z = try crt(primes.map { r in try y.modExp(n.modInverse(r - .one), r) }, primes)
-            rounds.append(.init(x: x, a: choice.a, b: choice.b, z: z))
+            if roots.count < ProofParameters.modulusRoots {
+                roots.append(try crt(primes.map { r in try y.modExp(n.modInverse(r - .one), r) }, primes))
+            }
+            rounds.append(.init(x: x, a: choice.a, b: choice.b))
         }
         #expect(answerable < ProofParameters.repetitions)
-        let forged = ModulusProof(w: w, rounds: rounds)
+        let forged = ModulusProof(w: w, rounds: rounds, roots: roots)
         var v2 = ZK.transcript()
-        #expect(throws: ProofError.self) { try forged.verify(modulus: n, transcript: &v2) }
-        // The N-th roots are right (gcd(N, φ(N)) = 1 here): it is the fourth roots that fail.
-        for (round, y) in zip(rounds, ys) { #expect(try round.z.modExp(n, n) == y) }
+        // The sieve refuses N before any round is looked at ...
+        #expect(throws: ProofError.invalidStatement("N has a prime factor below 2^20")) {
+            try forged.verify(modulus: n, transcript: &v2)
+        }
+        // ... and without it, the fourth roots would: the N-th roots are right (gcd(N, φ(N)) = 1
+        // here), but some round has no valid answer.
+        for (z, y) in zip(roots, ys) { #expect(try z.modExp(n, n) == y) }
     }
 
     /// x with x ≡ residues[i] (mod moduli[i]) (Garner).

@@ -55,7 +55,7 @@ struct ProofMeasurements {
         var t0 = ZK.transcript()
         mod = try ModulusProof.prove(key: key, transcript: &t0, rng: &rng)
         try Self.report(
-            "mod (m=80)", iterations: 5, size: mod.encode().count,
+            "mod (m=80, k=4)", iterations: 5, size: mod.encode().count,
             prove: {
                 var t = ZK.transcript()
                 mod = try ModulusProof.prove(key: key, transcript: &t, rng: &rng)

@@ -2,7 +2,7 @@ import CryptoPrimitives
 import MPCMath
 import Testing
 
-/// Π^mod costs m = 80 exponentiations to verify (≈ 0.15 s): the honest proof is made once and
+/// Π^mod costs k = 4 full exponentiations and 80 fourth powers to verify (a few ms): the honest proof is made once and
 /// every check below reuses it; tampered proofs fail at their first bad round.
 @Suite("Proofs: Π^mod (CGGMP21 Fig. 16)")
 struct ProofModulusTests {
@@ -32,6 +32,7 @@ struct ProofModulusTests {
         let n = Self.key.publicKey.n
         try Self.verify(Self.proof)
         #expect(Self.proof.rounds.count == 80)
+        #expect(Self.proof.roots.count == 4)
         #expect(try Self.proof.w.jacobi(n) == -1)
         // Each of the four (a, b) classes shows up (the quadratic characters of y_i are uniform).
         let classes = Set(Self.proof.rounds.map { ($0.a ? 1 : 0) | ($0.b ? 2 : 0) })
@@ -72,9 +73,14 @@ struct ProofModulusTests {
             ("x[last] + 1", { $0.rounds[last].x = try ZK.nextUnit($0.rounds[last].x, n) }),
             ("x[3] = 0", { $0.rounds[3].x = .zero }),
             ("x[3] = N", { $0.rounds[3].x = n }),
-            ("z[0] + 1", { $0.rounds[0].z = try ZK.nextUnit($0.rounds[0].z, n) }),
-            ("z[last] = N − z", { $0.rounds[last].z = n - $0.rounds[last].z }),
-            ("z[5] shares a factor", { $0.rounds[5].z = Self.key.primes.p.declassified() }),
+            ("z[0] + 1", { $0.roots[0] = try ZK.nextUnit($0.roots[0], n) }),
+            ("z[3] = N − z", { $0.roots[3] = n - $0.roots[3] }),
+            ("z[2] shares a factor", { $0.roots[2] = Self.key.primes.p.declassified() }),
+            ("z[0] = 0", { $0.roots[0] = .zero }),
+            ("roots 0 and 1 swapped", { $0.roots.swapAt(0, 1) }),
+            ("one root dropped", { $0.roots.removeLast() }),
+            ("a fifth root", { $0.roots.append($0.roots[0]) }),
+            ("80 roots (Fig. 16's count)", { $0.roots = Array(repeating: $0.roots[0], count: 80) }),
             ("a[0] flipped", { $0.rounds[0].a.toggle() }),
             ("b[0] flipped", { $0.rounds[0].b.toggle() }),
             ("b[last] flipped", { $0.rounds[last].b.toggle() }),
@@ -88,6 +94,9 @@ struct ProofModulusTests {
         var short = Self.proof
         short.rounds.removeLast()
         #expect(throws: ProofError.wrongRepetitionCount(found: 79, required: 80)) { try Self.verify(short) }
+        var fewRoots = Self.proof
+        fewRoots.roots.removeLast()
+        #expect(throws: ProofError.wrongRepetitionCount(found: 3, required: 4)) { try Self.verify(fewRoots) }
     }
 
     /// The verifier's checks on N itself: odd, composite, sized.
@@ -139,20 +148,34 @@ struct ProofModulusTests {
     @Test func hostileEncodings() throws {
         let bytes = Self.proof.encode()
         try ZK.expectHostileBytesRejected(bytes, firstFieldIsInteger: true) { _ = try ModulusProof(decoding: $0) }
-        // The round count is checked before any round is read: 1, 79, 81 and 0xFFFF rounds.
-        let wLength = Int(bytes[2]) << 8 | Int(bytes[3])
-        let countOffset = 4 + wLength
-        for count in [0, 1, 79, 81, 0xFFFF] {
-            var bad = bytes
-            bad[countOffset] = UInt8(count >> 8)
-            bad[countOffset + 1] = UInt8(count & 0xFF)
-            #expect(throws: ProofError.wrongRepetitionCount(found: count, required: 80)) {
-                try ModulusProof(decoding: bad)
+        // Offsets: tag ‖ version ‖ w ‖ u16 m ‖ m × (x ‖ flags) ‖ u16 k ‖ k × z, integers as u16
+        // length ‖ bytes.
+        func integerEnd(_ offset: Int) -> Int { offset + 2 + (Int(bytes[offset]) << 8 | Int(bytes[offset + 1])) }
+        let countOffset = integerEnd(2)
+        var offset = countOffset + 2
+        var lastFlags = 0
+        for _ in 0..<80 {
+            lastFlags = integerEnd(offset)
+            offset = lastFlags + 1
+        }
+        let rootCountOffset = offset
+        // The round count is checked before any round is read: 1, 79, 81 and 0xFFFF rounds; so is
+        // the root count (3, 5, Fig. 16's 80).
+        for (at, required, counts) in [
+            (countOffset, 80, [0, 1, 79, 81, 0xFFFF]), (rootCountOffset, 4, [0, 3, 5, 80]),
+        ] {
+            for count in counts {
+                var bad = bytes
+                bad[at] = UInt8(count >> 8)
+                bad[at + 1] = UInt8(count & 0xFF)
+                #expect(throws: ProofError.wrongRepetitionCount(found: count, required: required)) {
+                    try ModulusProof(decoding: bad)
+                }
             }
         }
         // Unknown flag bits.
         var flags = bytes
-        flags[flags.count - 1] |= 4
+        flags[lastFlags] |= 4
         #expect(throws: ProofError.malformed("flags[79] has unknown bits")) { try ModulusProof(decoding: flags) }
     }
 }

@@ -30,6 +30,7 @@ import Secp256k1
 ///   ℓ' = 1280  the range ±2^ℓ' of Bob's additive mask β' in MtA (Π^aff-g's y)
 ///   ε  = 512   the slack: responses must land in ±2^(ℓ+ε) (resp. ±2^(ℓ'+ε))
 ///   m  = 80    repetitions of Π^mod and Π^prm; proofs with any other count are refused
+///   k  = 4     N-th roots in Π^mod, after trial division of N by every prime up to 2^20
 ///              (TSSHOCK forged a one-iteration dlnproof in tss-lib)
 ///
 /// Correctness of MtA needs no wrap-around modulo N: |k·x + y| ≤ 2^(2(ℓ+ε)) + 2^(ℓ'+ε)
@@ -43,6 +44,9 @@ public enum ProofParameters {
     public static let epsilon = 2 * 256
     /// m = 80: the exact number of repetitions of Π^mod and Π^prm.
     public static let repetitions = 80
+    /// k = ⌈m / 20⌉ = 4: the N-th roots Π^mod checks once the verifier has sieved N up to 2^20
+    /// (each forged root succeeds with probability < 2^-20; see `ModulusProof`).
+    public static let modulusRoots = (repetitions + SmallPrimeSieve.boundBits - 1) / SmallPrimeSieve.boundBits
     /// Moduli (N, N₀, N₁, Ñ) accepted in statements: 2048 … 8192 bits, as for Paillier keys.
     public static let minimumModulusBits = PaillierPublicKey.minimumModulusBits
     public static let maximumModulusBits = PaillierPublicKey.maximumModulusBits
