@@ -37,7 +37,7 @@ import Wire
             let manager = TSSSessionManager(
                 network: network, identity: key,
                 configuration: .init(resendIntervalMs: 200, deadlineMs: deadlineMs))
-            network.register(on: server) { peer, envelope in await manager.deliver(from: peer, envelope) }
+            network.register(on: server) { peer, envelope in manager.deliver(from: peer, envelope) }
             _ = try await server.start()
             nodes.append(Node(key: key, server: server, network: network, manager: manager))
         }

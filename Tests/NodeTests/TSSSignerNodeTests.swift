@@ -73,7 +73,7 @@ import Wire
                 authorize: { approvals.check($0) })
             // As the service does at start: a lease epoch, so pooled presignatures are leased ahead.
             node.recoverAfterRestart()
-            network.register(on: server) { peer, envelope in await sessions.deliver(from: peer, envelope) }
+            network.register(on: server) { peer, envelope in sessions.deliver(from: peer, envelope) }
             network.registerProposals(on: server) { (proposal, sender) async throws(RPCError) in
                 try await TSSSignerNode.answering { try await node.handleProposal(proposal, from: sender) }
             }

@@ -58,7 +58,7 @@ public final class TSSPeerNetwork: Sendable {
     }
 
     /// Serves `tss.deliver` on `server`; `deliver` gets every authenticated envelope.
-    public func register(on server: RPCServer, deliver: @escaping @Sendable (Address, Envelope) async -> Void) {
+    public func register(on server: RPCServer, deliver: @escaping @Sendable (Address, Envelope) -> Void) {
         // On the event loop (no hop to the task pool before the answer): the checks are one
         // signature recovery; the session work runs in its own task.
         server.registerSync(MethodID.tssDeliver, request: Envelope.self) { [self] envelope, _ in
@@ -73,9 +73,10 @@ public final class TSSPeerNetwork: Sendable {
             guard signer == envelope.sender, endpoint(signer) != nil, signer != me else {
                 throw refuse("sender is not a known validator")
             }
-            // Acknowledge at once: processing (proof checks) can take longer than the sender's
-            // call timeout, and the session transport orders and deduplicates anyway.
-            Task { await deliver(signer, envelope) }
+            // Hand it to its session's stream and acknowledge at once: processing (proof checks)
+            // runs in the session's task and can take longer than the sender's call timeout; the
+            // session transport orders and deduplicates anyway.
+            deliver(signer, envelope)
             return Empty()
         }
     }
@@ -145,9 +146,21 @@ public final class TSSPeerNetwork: Sendable {
         let _: Empty? = try? await client.call(method: MethodID.tssAbandon, request: envelope, timeout: .seconds(5))
     }
 
-    /// Proposes a session to `peer`; returns when it joined, throws its refusal (`RPCError`) or
-    /// `unavailable` when it cannot be reached.
-    public func propose(_ proposal: TSSSessionProposal, sessionID: [UInt8], to peer: Address) async throws(RPCError) {
+    /// The signed envelope of a proposal: the same bytes go to every participant (an envelope
+    /// names no recipient), so one signature serves them all.
+    public func proposalEnvelope(_ proposal: TSSSessionProposal, sessionID: [UInt8]) throws(RPCError) -> Envelope {
+        do {
+            return try Envelope.signed(
+                chainID: chainID, session: sessionID, round: 0, sequence: proposal.nonce,
+                payloadType: MethodID.tssProposal, payload: proposal, key: key)
+        } catch {
+            throw RPCError(.internal, "cannot sign the proposal: \(error)")
+        }
+    }
+
+    /// Proposes a session to `peer` with its envelope (`proposalEnvelope`); returns when it
+    /// joined, throws its refusal (`RPCError`) or `unavailable` when it cannot be reached.
+    public func propose(_ envelope: Envelope, to peer: Address) async throws(RPCError) {
         guard let endpoint = endpoint(peer) else { throw RPCError(.failedPrecondition, "no endpoint for \(peer)") }
         let client: RPCClient
         do {
@@ -156,19 +169,14 @@ public final class TSSPeerNetwork: Sendable {
             throw RPCError(.unavailable, "cannot connect to \(peer) at \(endpoint.host):\(endpoint.port)")
         }
         do {
-            let envelope = try Envelope.signed(
-                chainID: chainID, session: sessionID, round: 0, sequence: proposal.nonce,
-                payloadType: MethodID.tssProposal, payload: proposal, key: key)
             let _: Empty = try await client.call(method: MethodID.tssPropose, request: envelope, timeout: .seconds(20))
             lastContact.withLock { $0[peer] = Monotonic.nowMs() }
-        } catch let error as RPCError {
+        } catch {
             if error.code == .unavailable || error.code == .deadlineExceeded {
                 let stale = clients.withLock { $0.removeValue(forKey: peer) }
                 if let stale { await stale.close() }
             }
             throw error
-        } catch {
-            throw RPCError(.internal, "\(error)")
         }
     }
 

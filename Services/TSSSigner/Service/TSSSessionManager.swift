@@ -35,11 +35,14 @@ public enum TSSSessionError: Error, Sendable, Equatable, CustomStringConvertible
 /// numbered by their position in the (agreed, sorted) participant list, so every party maps
 /// validator addresses to the same party indices.
 ///
-/// The actor only routes: each session processes its messages in a task of its own, at the
+/// The manager only routes: each session processes its messages in a task of its own, at the
 /// priority its caller gives (a signing ahead of background presigning), so one session's proof
 /// checks never hold up another's. Datagrams for a session that has not started here yet (a
-/// faster peer) are kept, bounded, and replayed when it starts.
-public actor TSSSessionManager {
+/// faster peer) are kept, bounded, and replayed when it starts. The routing table sits behind a
+/// lock, so the network's event loop hands an authenticated datagram straight to its session's
+/// stream (no task or actor hop between the socket and the session: each hop is a thread wake-up
+/// on the online signing's critical path).
+public final class TSSSessionManager: Sendable {
     /// A validator taking part, and its party index in the protocol (keygen: its position in the
     /// agreed list; presigning and signing: its index in the key).
     public struct Participant: Sendable, Hashable {
@@ -128,13 +131,19 @@ public actor TSSSessionManager {
 
     let network: TSSPeerNetwork
     let identity: PrivateKey
-    public nonisolated let me: Address
+    public let me: Address
     let configuration: SessionTransport.Configuration
     let clock = ContinuousClock()
     let epoch: ContinuousClock.Instant
-    var sessions: [[UInt8]: Route] = [:]
-    var early: [[UInt8]: [(Address, Envelope)]] = [:]
-    var cancelledEarly: [[UInt8]: TSSSessionError] = [:]
+
+    /// Running sessions, datagrams kept for sessions not started yet, and sessions cancelled
+    /// before they started.
+    struct Routing {
+        var sessions: [[UInt8]: Route] = [:]
+        var early: [[UInt8]: [(Address, Envelope)]] = [:]
+        var cancelledEarly: [[UInt8]: TSSSessionError] = [:]
+    }
+    let routing = Mutex(Routing())
     static let maxEarlySessions = 64
     static let maxEarlyPerSession = 512
 
@@ -146,64 +155,78 @@ public actor TSSSessionManager {
         self.epoch = clock.now
     }
 
-    nonisolated var nowMs: UInt64 {
+    var nowMs: UInt64 {
         let elapsed = clock.now - epoch
         return UInt64(elapsed.components.seconds) * 1000
             + UInt64(elapsed.components.attoseconds / 1_000_000_000_000_000)
     }
 
-    public var runningSessions: Int { sessions.count }
+    public var runningSessions: Int { routing.withLock { $0.sessions.count } }
 
     /// Ends every running session with `error` (the service stops).
     public func cancelAll(_ error: TSSSessionError) {
-        let running = sessions
-        sessions = [:]
-        early = [:]
+        let running = routing.withLock { r in
+            defer {
+                r.sessions = [:]
+                r.early = [:]
+            }
+            return r.sessions
+        }
         for route in running.values { route.events.yield(.cancel(error)) }
     }
 
     /// Drops the datagrams kept for a session that will not start here (it was refused).
-    public func discardEarly(_ sessionID: [UInt8]) { early[sessionID] = nil }
+    public func discardEarly(_ sessionID: [UInt8]) { routing.withLock { _ = $0.early.removeValue(forKey: sessionID) } }
 
     /// Ends a running session with `error` (its awaiting caller throws it). False if no such session.
     /// A session cancelled before it registered here is refused when it tries (bounded).
     @discardableResult
     public func cancel(_ sessionID: [UInt8], _ error: TSSSessionError) -> Bool {
-        guard let route = sessions.removeValue(forKey: sessionID) else {
-            if cancelledEarly.count >= Self.maxEarlySessions { cancelledEarly.removeAll() }
-            cancelledEarly[sessionID] = error
-            early[sessionID] = nil
-            return false
+        let route = routing.withLock { r -> Route? in
+            guard let route = r.sessions.removeValue(forKey: sessionID) else {
+                if r.cancelledEarly.count >= Self.maxEarlySessions { r.cancelledEarly.removeAll() }
+                r.cancelledEarly[sessionID] = error
+                r.early[sessionID] = nil
+                return nil
+            }
+            return route
         }
+        guard let route else { return false }
         route.events.yield(.cancel(error))
         return true
     }
 
-    /// An envelope from `peer` (authenticated by the network).
+    /// An envelope from `peer` (authenticated by the network). Synchronous and short: the network
+    /// calls it on its event loop.
     public func deliver(from peer: Address, _ envelope: Envelope) {
-        guard let route = sessions[envelope.session] else {
-            // Not started here yet: keep it (bounded) for when it does.
-            if early[envelope.session] == nil, early.count >= Self.maxEarlySessions { return }
-            if early[envelope.session, default: []].count < Self.maxEarlyPerSession {
-                early[envelope.session, default: []].append((peer, envelope))
+        let route = routing.withLock { r -> Route? in
+            guard let route = r.sessions[envelope.session] else {
+                // Not started here yet: keep it (bounded) for when it does.
+                if r.early[envelope.session] == nil, r.early.count >= Self.maxEarlySessions { return nil }
+                if r.early[envelope.session, default: []].count < Self.maxEarlyPerSession {
+                    r.early[envelope.session, default: []].append((peer, envelope))
+                }
+                return nil
             }
-            return
+            return route
         }
-        route.events.yield(.envelope(peer, envelope))
+        route?.events.yield(.envelope(peer, envelope))
     }
 
     /// Registers a session's route; returns the datagrams that arrived before it, or nil when a
     /// session with this id runs already.
     func register(_ sessionID: [UInt8], _ route: Route) throws(TSSSessionError) -> [(Address, Envelope)]? {
-        if let error = cancelledEarly.removeValue(forKey: sessionID) { throw error }
-        guard sessions[sessionID] == nil else { return nil }
-        sessions[sessionID] = route
-        return early.removeValue(forKey: sessionID) ?? []
+        try routing.withLock { (r: inout Routing) throws(TSSSessionError) -> [(Address, Envelope)]? in
+            if let error = r.cancelledEarly.removeValue(forKey: sessionID) { throw error }
+            guard r.sessions[sessionID] == nil else { return nil }
+            r.sessions[sessionID] = route
+            return r.early.removeValue(forKey: sessionID) ?? []
+        }
     }
 
-    func remove(_ sessionID: [UInt8]) { sessions[sessionID] = nil }
+    func remove(_ sessionID: [UInt8]) { routing.withLock { _ = $0.sessions.removeValue(forKey: sessionID) } }
 
-    nonisolated func send(
+    func send(
         _ datagrams: [SessionTransport.Datagram], session: [UInt8], to addressOf: [PartyIndex: Address]
     ) {
         for datagram in datagrams {
@@ -219,7 +242,7 @@ public actor TSSSessionManager {
 
     /// Runs one session among `participants`; `start` builds our machine (given our party index)
     /// and its first messages. Returns the protocol's output, or throws `TSSSessionError`.
-    public nonisolated func run<Machine: Sendable, Output: Sendable>(
+    public func run<Machine: Sendable, Output: Sendable>(
         sessionID: [UInt8], participants: [Participant], protocolSessionID: [UInt8]? = nil,
         priority: TaskPriority = .medium, start: (PartyIndex) throws -> (Machine, [Message]),
         receive: @escaping (inout Machine, PartyIndex, Message) -> Action<Output>
@@ -232,7 +255,7 @@ public actor TSSSessionManager {
 
     /// The online signing round of `presignature` (consumed) over `digest`, among its signers, in
     /// session `sessionID`: the signature, verified and recovered to the key by `OnlineSigning`.
-    public nonisolated func runSigning(
+    public func runSigning(
         sessionID: [UInt8], participants: [Participant], presignature: consuming Presignature, digest: [UInt8],
         identityKey: PrivateKey, priority: TaskPriority = .high
     ) async throws -> RecoverableSignature {
@@ -248,7 +271,7 @@ public actor TSSSessionManager {
     /// the finished machine, from which the caller takes the presignature (exactly once).
     /// `nonces`: precomputed Paillier randomizers to take from (a presigning on the spot); nil:
     /// every encryption draws its own (background refills, which nobody waits for).
-    public nonisolated func runPresigning(
+    public func runPresigning(
         sessionID: [UInt8], participants: [Participant], share: KeyShare, identityKey: PrivateKey,
         priority: TaskPriority = .medium, nonces: (any PaillierNonceSource)? = nil
     ) async throws -> Presigning {
@@ -269,9 +292,9 @@ public actor TSSSessionManager {
     }
 
     /// Where background sessions (`priority` `.low` or below: pool refills) do their work.
-    nonisolated let background = BackgroundExecutor(name: "vn-tss-background")
+    let background = BackgroundExecutor(name: "vn-tss-background")
 
-    nonisolated func runSession<Machine: Sendable, Output: Sendable>(
+    func runSession<Machine: Sendable, Output: Sendable>(
         sessionID: [UInt8], participants: [Participant], protocolSessionID: [UInt8]? = nil,
         priority: TaskPriority, start: (PartyIndex) throws -> (Machine, [Message]),
         receive: @escaping (inout Machine, PartyIndex, Message) -> Action<Output>
@@ -293,7 +316,7 @@ public actor TSSSessionManager {
         let first = try transport.send(initial)
         let session = Session(machine: machine, transport: transport, partyOf: partyOf, receive: receive)
         let (events, continuation) = AsyncStream<Event>.makeStream(bufferingPolicy: .unbounded)
-        guard let early = try await register(sessionID, Route(events: continuation)) else {
+        guard let early = try register(sessionID, Route(events: continuation)) else {
             throw TSSSessionError.duplicateSession
         }
         let hardDeadline = nowMs + configuration.deadlineMs + 2 * configuration.resendIntervalMs
@@ -304,34 +327,35 @@ public actor TSSSessionManager {
                 continuation.yield(.tick)
             }
         }
-        let executor: (any TaskExecutor)? = priority <= .low ? background : nil
-        let processor = Task(executorPreference: executor, priority: priority) { [self] in
-            let addressOf = session.addressOf
-            send(first, session: sessionID, to: addressOf)
-            for (peer, envelope) in early {
-                send(session.deliver(from: peer, envelope, nowMs: nowMs), session: sessionID, to: addressOf)
-            }
-            if !session.ended {
-                for await event in events {
-                    switch event {
-                    case .envelope(let peer, let envelope):
-                        send(session.deliver(from: peer, envelope, nowMs: nowMs), session: sessionID, to: addressOf)
-                    case .tick:
-                        send(session.tick(nowMs: nowMs), session: sessionID, to: addressOf)
-                        if !session.ended, nowMs >= hardDeadline {
-                            session.finish(.failure(.cancelled("the session's deadline passed")))
-                        }
-                    case .cancel(let error):
-                        session.finish(.failure(error))
-                    }
-                    if session.ended { break }
-                }
-            }
-            ticker.cancel()
-            continuation.finish()
-            await remove(sessionID)
+        // The session's messages are processed right here, in the caller's task (at its priority
+        // and on its executor), not in a task of its own: one thread wake-up less at the start
+        // and at the end of every session.
+        let addressOf = session.addressOf
+        send(first, session: sessionID, to: addressOf)
+        for (peer, envelope) in early where !session.ended {
+            send(session.deliver(from: peer, envelope, nowMs: nowMs), session: sessionID, to: addressOf)
         }
-        _ = processor
+        if !session.ended {
+            for await event in events {
+                switch event {
+                case .envelope(let peer, let envelope):
+                    send(session.deliver(from: peer, envelope, nowMs: nowMs), session: sessionID, to: addressOf)
+                case .tick:
+                    send(session.tick(nowMs: nowMs), session: sessionID, to: addressOf)
+                    if !session.ended, nowMs >= hardDeadline {
+                        session.finish(.failure(.cancelled("the session's deadline passed")))
+                    }
+                case .cancel(let error):
+                    session.finish(.failure(error))
+                }
+                if session.ended { break }
+            }
+        }
+        // The stream ends early only when the caller's task is cancelled.
+        if !session.ended { session.finish(.failure(.cancelled("the session's task was cancelled"))) }
+        ticker.cancel()
+        continuation.finish()
+        remove(sessionID)
         let output = try await session.outcome.value()
         return (output, session.machine)
     }

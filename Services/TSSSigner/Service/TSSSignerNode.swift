@@ -322,9 +322,13 @@ public final class TSSSignerNode: Sendable {
         let sid = proposal.sessionID(chainID: chainID)
         let others = proposal.participants.filter { $0 != me }
         func proposeToAll() async -> [(Address, RPCError)] {
-            await withTaskGroup(of: (Address, RPCError?).self) { group in
+            let envelope: Envelope
+            do { envelope = try network.proposalEnvelope(proposal, sessionID: sid) } catch {
+                return others.map { ($0, error) }
+            }
+            return await withTaskGroup(of: (Address, RPCError?).self) { group in
                 for peer in others {
-                    group.addTask { [self] in (peer, await propose(proposal, sessionID: sid, to: peer)) }
+                    group.addTask { [self] in (peer, await propose(envelope, to: peer)) }
                 }
                 var refusals: [(Address, RPCError)] = []
                 for await (peer, error) in group { if let error { refusals.append((peer, error)) } }
@@ -336,15 +340,15 @@ public final class TSSSignerNode: Sendable {
                 return .failure(error as? RPCError ?? RPCError(.internal, "\(error)"))
             }
         }
-        // A signing proposes while it prepares its own part (one synced presignature delete less on
-        // the critical path); sessions that take pre-params start here first, so that a local
-        // failure costs the peers nothing.
+        // A signing proposes while it prepares its own part (the proposals go first: the peers'
+        // part, with their own authorization, is the longer path); sessions that take pre-params
+        // start here first, so that a local failure costs the peers nothing.
         let local: Result<Task<Outcome, any Error>, RPCError>
         let refusals: [(Address, RPCError)]
         if proposal.kind == .sign {
-            async let started = startLocal()
-            refusals = await proposeToAll()
-            local = await started
+            async let proposed = proposeToAll()
+            local = await startLocal()
+            refusals = await proposed
         } else {
             local = await startLocal()
             refusals = (try? local.get()) == nil ? [] : await proposeToAll()
@@ -412,10 +416,10 @@ public final class TSSSignerNode: Sendable {
         }
     }
 
-    /// Sends the proposal to `peer`; nil when it joined, else its refusal.
-    func propose(_ proposal: TSSSessionProposal, sessionID: [UInt8], to peer: Address) async -> RPCError? {
+    /// Sends the proposal's envelope to `peer`; nil when it joined, else its refusal.
+    func propose(_ envelope: Envelope, to peer: Address) async -> RPCError? {
         do {
-            try await network.propose(proposal, sessionID: sessionID, to: peer)
+            try await network.propose(envelope, to: peer)
             return nil
         } catch {
             return error
@@ -496,18 +500,23 @@ public final class TSSSignerNode: Sendable {
                 _ = try? await presigning.value
             }
             // A signing prepares its part (reads, opens and checks the named presignature; takes
-            // nothing) while this node's consensus-manager decides; every other kind is prepared
-            // only once approved (keygen and resharing take pre-params from the pool).
-            async let asked = authorize(TSSAuthorizeRequest(proposal, sessionID: sid))
-            let early: Result<Prepared, any Error>? =
+            // nothing) in a child task while this one asks this node's consensus-manager at once;
+            // every other kind is prepared only once approved (keygen and resharing take
+            // pre-params from the pool).
+            async let preparing: Result<Prepared, any Error>? =
                 proposal.kind == .sign ? Result { try prepare(proposal, sessionID: sid) } : nil
+            let asked: Result<TSSAuthorizeReply, any Error>
+            do { asked = .success(try await authorize(TSSAuthorizeRequest(proposal, sessionID: sid))) } catch {
+                asked = .failure(error)
+            }
+            let early = await preparing
             // A pooled presignature is never proposed again once a member of its set has proposed it
             // (that coordinator took its own copy, or has none), so a signing we do not join drops ours.
             func dropEarly() { if case .success(let prepared)? = early { prepared.discard() } }
             let reply: TSSAuthorizeReply
-            do {
-                reply = try await asked
-            } catch {
+            switch asked {
+            case .success(let answer): reply = answer
+            case .failure(let error):
                 dropEarly()
                 throw RPCError(.unavailable, "cannot ask this node's consensus-manager: \(error)")
             }
@@ -552,7 +561,7 @@ public final class TSSSignerNode: Sendable {
             return task
         } catch {
             _ = state.withLock { $0.running.removeValue(forKey: sid) }
-            await sessions.discardEarly(sid)
+            sessions.discardEarly(sid)
             throw error
         }
     }
@@ -640,8 +649,8 @@ public final class TSSSignerNode: Sendable {
 
     /// Ends our part of a session (and of its presigning sub-session) at once.
     func cancelLocal(_ sid: [UInt8], _ error: TSSSessionError) async {
-        await sessions.cancel(sid, error)
-        await sessions.cancel(Self.presignSessionID(of: sid), error)
+        sessions.cancel(sid, error)
+        sessions.cancel(Self.presignSessionID(of: sid), error)
     }
 
     func prepareKeygen(
@@ -955,7 +964,7 @@ public final class TSSSignerNode: Sendable {
     /// Ends every session in flight here (the service stops): each fails with `cancelled`, and
     /// this returns once their tasks have.
     public func shutdown() async {
-        await sessions.cancelAll(.cancelled("the tss-signer is stopping"))
+        sessions.cancelAll(.cancelled("the tss-signer is stopping"))
         let tasks = state.withLock { $0.running.values.compactMap(\.task) }
         for task in tasks { _ = try? await task.value }
     }

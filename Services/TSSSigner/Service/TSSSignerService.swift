@@ -63,7 +63,7 @@ public enum TSSSignerService: LocalServiceDefinition {
                 host: config.p2pListen.host, port: config.p2pListen.port, maxFrameSize: context.config.rpc.maxFrameBytes
             ),
             group: group, logger: logger)
-        network.register(on: p2p) { peer, envelope in await sessions.deliver(from: peer, envelope) }
+        network.register(on: p2p) { peer, envelope in sessions.deliver(from: peer, envelope) }
         network.registerProposals(on: p2p) { (proposal, sender) async throws(RPCError) in
             try await TSSSignerNode.answering { try await node.handleProposal(proposal, from: sender) }
         }
