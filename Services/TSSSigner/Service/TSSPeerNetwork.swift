@@ -60,7 +60,8 @@ public final class TSSPeerNetwork: Sendable {
     /// Serves `tss.deliver` on `server`; `deliver` gets every authenticated envelope.
     public func register(on server: RPCServer, deliver: @escaping @Sendable (Address, Envelope) -> Void) {
         // On the event loop (no hop to the task pool before the answer): the checks are one
-        // signature recovery; the session work runs in its own task.
+        // signature recovery; `deliver` only hands the envelope to its session's stream, whose
+        // task does the work.
         server.registerSync(MethodID.tssDeliver, request: Envelope.self) { [self] envelope, _ in
             func refuse(_ why: String) -> RPCError {
                 rejectedCount.add(1, ordering: .relaxed)

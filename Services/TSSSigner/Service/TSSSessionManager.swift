@@ -35,9 +35,10 @@ public enum TSSSessionError: Error, Sendable, Equatable, CustomStringConvertible
 /// numbered by their position in the (agreed, sorted) participant list, so every party maps
 /// validator addresses to the same party indices.
 ///
-/// The manager only routes: each session processes its messages in a task of its own, at the
-/// priority its caller gives (a signing ahead of background presigning), so one session's proof
-/// checks never hold up another's. Datagrams for a session that has not started here yet (a
+/// The manager only routes: each session processes its messages in the task that runs it (the
+/// service gives each session a task of its own, a signing at a higher priority than background
+/// presigning, pool refills on the background executor), so one session's proof checks never
+/// hold up another's; cancelling that task ends the session. Datagrams for a session that has not started here yet (a
 /// faster peer) are kept, bounded, and replayed when it starts. The routing table sits behind a
 /// lock, so the network's event loop hands an authenticated datagram straight to its session's
 /// stream (no task or actor hop between the socket and the session: each hop is a thread wake-up
@@ -68,7 +69,7 @@ public final class TSSSessionManager: Sendable {
         let events: AsyncStream<Event>.Continuation
     }
 
-    /// One session's state: touched only by its own task (`process`), so it needs no lock.
+    /// One session's state: touched only by the task that runs it (`runSession`), so it needs no lock.
     final class Session<Machine, Output: Sendable>: @unchecked Sendable {
         var machine: Machine
         var transport: SessionTransport
@@ -136,16 +137,15 @@ public final class TSSSessionManager: Sendable {
     let clock = ContinuousClock()
     let epoch: ContinuousClock.Instant
 
-    /// Running sessions, datagrams kept for sessions not started yet, and sessions cancelled
-    /// before they started.
+    /// Running sessions, datagrams kept for sessions not started yet (and which ended here), and
+    /// sessions cancelled before they started.
     struct Routing {
         var sessions: [[UInt8]: Route] = [:]
-        var early: [[UInt8]: [(Address, Envelope)]] = [:]
+        var early: EarlyDatagrams<Address, (Address, Envelope)>
         var cancelledEarly: [[UInt8]: TSSSessionError] = [:]
     }
-    let routing = Mutex(Routing())
+    let routing: Mutex<Routing>
     static let maxEarlySessions = 64
-    static let maxEarlyPerSession = 512
 
     public init(network: TSSPeerNetwork, identity: PrivateKey, configuration: SessionTransport.Configuration) {
         self.network = network
@@ -153,6 +153,13 @@ public final class TSSSessionManager: Sendable {
         self.me = network.me
         self.configuration = configuration
         self.epoch = clock.now
+        // A session not started here within its deadline will not start: its early datagrams
+        // may go when room is needed.
+        self.routing = Mutex(
+            Routing(
+                early: EarlyDatagrams(
+                    maxSessions: Self.maxEarlySessions,
+                    maxAgeMs: configuration.deadlineMs + 2 * configuration.resendIntervalMs)))
     }
 
     var nowMs: UInt64 {
@@ -168,7 +175,7 @@ public final class TSSSessionManager: Sendable {
         let running = routing.withLock { r in
             defer {
                 r.sessions = [:]
-                r.early = [:]
+                r.early.removeAll()
             }
             return r.sessions
         }
@@ -176,7 +183,7 @@ public final class TSSSessionManager: Sendable {
     }
 
     /// Drops the datagrams kept for a session that will not start here (it was refused).
-    public func discardEarly(_ sessionID: [UInt8]) { routing.withLock { _ = $0.early.removeValue(forKey: sessionID) } }
+    public func discardEarly(_ sessionID: [UInt8]) { routing.withLock { $0.early.drop(sessionID) } }
 
     /// Ends a running session with `error` (its awaiting caller throws it). False if no such session.
     /// A session cancelled before it registered here is refused when it tries (bounded).
@@ -186,9 +193,10 @@ public final class TSSSessionManager: Sendable {
             guard let route = r.sessions.removeValue(forKey: sessionID) else {
                 if r.cancelledEarly.count >= Self.maxEarlySessions { r.cancelledEarly.removeAll() }
                 r.cancelledEarly[sessionID] = error
-                r.early[sessionID] = nil
+                r.early.markEnded(sessionID)
                 return nil
             }
+            r.early.markEnded(sessionID)
             return route
         }
         guard let route else { return false }
@@ -199,13 +207,12 @@ public final class TSSSessionManager: Sendable {
     /// An envelope from `peer` (authenticated by the network). Synchronous and short: the network
     /// calls it on its event loop.
     public func deliver(from peer: Address, _ envelope: Envelope) {
+        let now = nowMs
         let route = routing.withLock { r -> Route? in
             guard let route = r.sessions[envelope.session] else {
-                // Not started here yet: keep it (bounded) for when it does.
-                if r.early[envelope.session] == nil, r.early.count >= Self.maxEarlySessions { return nil }
-                if r.early[envelope.session, default: []].count < Self.maxEarlyPerSession {
-                    r.early[envelope.session, default: []].append((peer, envelope))
-                }
+                // Not started here yet: keep it (bounded) for when it does; dropped when the
+                // session already ended or was cancelled here.
+                r.early.keep((peer, envelope), from: peer, session: envelope.session, nowMs: now)
                 return nil
             }
             return route
@@ -220,11 +227,18 @@ public final class TSSSessionManager: Sendable {
             if let error = r.cancelledEarly.removeValue(forKey: sessionID) { throw error }
             guard r.sessions[sessionID] == nil else { return nil }
             r.sessions[sessionID] = route
-            return r.early.removeValue(forKey: sessionID) ?? []
+            return r.early.take(sessionID)
         }
     }
 
-    func remove(_ sessionID: [UInt8]) { routing.withLock { _ = $0.sessions.removeValue(forKey: sessionID) } }
+    /// The session ended here: its route goes, and datagrams that still arrive for it (a peer's
+    /// retransmissions) are dropped instead of kept as early ones.
+    func remove(_ sessionID: [UInt8]) {
+        routing.withLock { r in
+            r.sessions[sessionID] = nil
+            r.early.markEnded(sessionID)
+        }
+    }
 
     func send(
         _ datagrams: [SessionTransport.Datagram], session: [UInt8], to addressOf: [PartyIndex: Address]
@@ -291,9 +305,12 @@ public final class TSSSessionManager: Sendable {
         ).machine
     }
 
-    /// Where background sessions (`priority` `.low` or below: pool refills) do their work.
+    /// Where background sessions (pool refills) do their work: the service runs their tasks with
+    /// this executor preference.
     let background = BackgroundExecutor(name: "vn-tss-background")
 
+    /// Runs one session in the calling task (its priority and executor are the session's);
+    /// `priority` is that of the session's retransmission ticker.
     func runSession<Machine: Sendable, Output: Sendable>(
         sessionID: [UInt8], participants: [Participant], protocolSessionID: [UInt8]? = nil,
         priority: TaskPriority, start: (PartyIndex) throws -> (Machine, [Message]),
@@ -308,7 +325,7 @@ public final class TSSSessionManager: Sendable {
         let myIndex = mine.party
         let partyOf = Dictionary(uniqueKeysWithValues: participants.map { ($0.address, $0.party) })
         let identities = Dictionary(uniqueKeysWithValues: participants.map { ($0.party, $0.identity) })
-        // The first round's work (proofs) runs here, in the caller's task, not in the actor.
+        // The first round's work (proofs) runs here, in the caller's task.
         let (machine, initial) = try start(myIndex)
         var transport = SessionTransport(
             sessionID: sessionID, me: myIndex, parties: participants.map(\.party).sorted(), identity: identity,

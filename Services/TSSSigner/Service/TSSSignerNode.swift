@@ -966,6 +966,9 @@ public final class TSSSignerNode: Sendable {
     public func shutdown() async {
         sessions.cancelAll(.cancelled("the tss-signer is stopping"))
         let tasks = state.withLock { $0.running.values.compactMap(\.task) }
+        // A session that registers after cancelAll (still computing its first round) ends at
+        // once too: a cancelled task ends the session it runs.
+        for task in tasks { task.cancel() }
         for task in tasks { _ = try? await task.value }
     }
 
