@@ -67,17 +67,15 @@ import Wire
             paillier: MPCFixtures.paillierKeys[i], ringPedersen: MPCFixtures.sharedModulusRingPedersen[i])
     }
 
-    @Test func keygenAndSigningOverTCP() async throws {
-        let nodes = try await Self.nodes(3)
-        let participants = Self.participants(nodes)
+    /// Keygen (t = 1) at all of `nodes`, concurrently; the shares in `nodes` order.
+    static func keygen(_ nodes: [Node], _ participants: [TSSSessionManager.Participant]) async throws -> [KeyShare] {
         let identities = Dictionary(
             uniqueKeysWithValues: participants.enumerated().map { (PartyIndex($0), $1.identity) })
         let sid = SHA256.hash(Array("net-keygen".utf8))
-        // Keygen (t = 1) at all three, concurrently.
-        let shares = try await withThrowingTaskGroup(of: KeyShare.self) { group in
+        return try await withThrowingTaskGroup(of: (Int, KeyShare).self) { group in
             for (i, node) in nodes.enumerated() {
                 group.addTask {
-                    try await node.manager.run(
+                    let share = try await node.manager.run(
                         sessionID: sid, participants: participants,
                         start: { me in
                             var rng = SecureRandomNumberGenerator()
@@ -90,12 +88,19 @@ import Wire
                             var rng = SecureRandomNumberGenerator()
                             return machine.receive(from: from, message, rng: &rng)
                         })
+                    return (i, share)
                 }
             }
-            var all: [KeyShare] = []
+            var all: [(Int, KeyShare)] = []
             for try await share in group { all.append(share) }
-            return all
+            return all.sorted { $0.0 < $1.0 }.map(\.1)
         }
+    }
+
+    @Test func keygenAndSigningOverTCP() async throws {
+        let nodes = try await Self.nodes(3)
+        let participants = Self.participants(nodes)
+        let shares = try await Self.keygen(nodes, participants)
         #expect(shares.count == 3)
         #expect(Set(shares.map(\.keyID)).count == 1)
 
@@ -129,6 +134,97 @@ import Wire
         for signature in signatures {
             #expect(try PublicKey.recover(signature, digest: digest) == shares[0].groupPublicKey)
         }
+        await Self.stop(nodes)
+    }
+
+    /// Presigning by `signers` (indices into `participants`) in session `sid`: each signer node's
+    /// presignature, by node index.
+    static func presign(
+        _ nodes: [Node], _ participants: [TSSSessionManager.Participant], shares: [KeyShare], signers: [Int],
+        sid: [UInt8]
+    ) async throws -> [Int: PresignatureCell] {
+        let members = signers.map { participants[$0] }
+        return try await withThrowingTaskGroup(of: (Int, PresignatureCell).self) { group in
+            for (i, node) in nodes.enumerated() where members.contains(where: { $0.address == node.address }) {
+                group.addTask {
+                    let finished = try await node.manager.runPresigning(
+                        sessionID: sid, participants: members, share: shares[i], identityKey: node.key)
+                    guard let presignature = finished.takePresignature() else {
+                        throw TSSSessionError.invalidArguments("no presignature")
+                    }
+                    return (i, PresignatureCell(presignature))
+                }
+            }
+            var all: [Int: PresignatureCell] = [:]
+            for try await (i, cell) in group { all[i] = cell }
+            return all
+        }
+    }
+
+    /// The online round with the coordinator as the only combiner: it returns the signature, the
+    /// other signer nothing; the combiner names a signer whose share never comes, and a signer
+    /// names a combiner it cannot reach, each at the deadline.
+    @Test func onlineRoundWithOneCombiner() async throws {
+        let nodes = try await Self.nodes(3, deadlineMs: 4_000)
+        let participants = Self.participants(nodes)
+        let shares = try await Self.keygen(nodes, participants)
+        // Nodes and positions coincide: `participants` is sorted by address, so map through it.
+        let position = { (node: Int) in participants.firstIndex { $0.address == nodes[node].address }! }
+        let signers = [position(0), position(2)]
+        let combiner = participants[signers[0]].party
+        let first = try await Self.presign(
+            nodes, participants, shares: shares, signers: signers, sid: SHA256.hash(Array("c-presign-1".utf8)))
+        let second = try await Self.presign(
+            nodes, participants, shares: shares, signers: signers, sid: SHA256.hash(Array("c-presign-2".utf8)))
+        let members = signers.map { participants[$0] }
+        let digest = SHA256.hash(Array("one combiner".utf8))
+
+        // Both sign: the combiner gets the signature, the other signer nil.
+        let outcomes = try await withThrowingTaskGroup(of: (Int, RecoverableSignature?).self) { group in
+            for i in [0, 2] {
+                let cell = first[i]!
+                group.addTask {
+                    guard let presignature = cell.take() else { throw TSSSessionError.invalidArguments("taken") }
+                    return (
+                        i,
+                        try await nodes[i].manager.runSigning(
+                            sessionID: SHA256.hash(Array("c-sign-1".utf8)), participants: members,
+                            presignature: presignature, digest: digest, identityKey: nodes[i].key, combiner: combiner)
+                    )
+                }
+            }
+            var all: [Int: RecoverableSignature?] = [:]
+            for try await (i, signature) in group { all[i] = signature }
+            return all
+        }
+        let combined = try #require(outcomes[0] ?? nil)
+        #expect(try PublicKey.recover(combined, digest: digest) == shares[0].groupPublicKey)
+        #expect(outcomes[2]! == nil)
+
+        // At the same time (one deadline for both): only the combiner runs session 2, and its
+        // other signer is named; the signer cannot reach the combiner in session 3, and names it.
+        nodes[2].network.setEndpoint(nodes[0].address, host: "127.0.0.1", port: 1)
+        await nodes[2].network.close()  // drops the open connection: the next send dials port 1
+        let (combinerCell, signerCell) = (second[0]!, second[2]!)
+        async let combinerWaits: (any Error)? = {
+            do {
+                _ = try await nodes[0].manager.runSigning(
+                    sessionID: SHA256.hash(Array("c-sign-2".utf8)), participants: members,
+                    presignature: combinerCell.take()!, digest: digest, identityKey: nodes[0].key, combiner: combiner)
+                return nil
+            } catch { return error }
+        }()
+        async let signerWaits: (any Error)? = {
+            do {
+                _ = try await nodes[2].manager.runSigning(
+                    sessionID: SHA256.hash(Array("c-sign-3".utf8)), participants: members,
+                    presignature: signerCell.take()!, digest: digest, identityKey: nodes[2].key, combiner: combiner)
+                return nil
+            } catch { return error }
+        }()
+        let (combinerError, signerError) = await (combinerWaits, signerWaits)
+        #expect(combinerError as? TSSSessionError == .unresponsive([nodes[2].address]))
+        #expect(signerError as? TSSSessionError == .unresponsive([nodes[0].address]))
         await Self.stop(nodes)
     }
 
@@ -204,5 +300,15 @@ import Wire
         #expect(target.network.counters.rejected == 3)
         await client.close()
         await Self.stop(nodes)
+    }
+}
+
+/// Holds a (noncopyable) presignature across task-group results until a test takes it.
+final class PresignatureCell: @unchecked Sendable {
+    private var presignature: Presignature?
+    init(_ presignature: consuming Presignature) { self.presignature = consume presignature }
+    func take() -> Presignature? {
+        guard presignature != nil else { return nil }
+        return presignature.take()
     }
 }

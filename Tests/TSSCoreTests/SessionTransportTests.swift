@@ -187,6 +187,38 @@ import Testing
         #expect(silent == [2])
     }
 
+    /// A narrowed broadcast (the service's online round: shares go to the combiner only) reaches
+    /// only the named peers, and the round still counts as ours: at the deadline the peers that
+    /// did not send it are named, whether or not we sent them anything.
+    @Test func aNarrowedBroadcastStillNamesTheSilentAtTheDeadline() throws {
+        let parties: [PartyIndex] = [0, 1, 2]
+        let identities = Dictionary(uniqueKeysWithValues: parties.map { ($0, Party.identity($0).publicKey) })
+        let share = try Message(
+            kind: .sign, sessionID: sessionID("narrow"), round: 1, from: 1, to: .broadcast, payload: [7]
+        ).signed(with: Party.identity(1))
+        var signer = SessionTransport(
+            sessionID: sessionID("narrow"), me: 1, parties: parties, identity: Party.identity(1),
+            identities: identities, configuration: .init(resendIntervalMs: 100, deadlineMs: 1_000), nowMs: 0)
+        let toCombiner = try signer.send([share], broadcastTo: [0])
+        #expect(toCombiner.map(\.to) == [0])
+        #expect(signer.tick(nowMs: 150) == .resend(toCombiner))
+
+        let own = try Message(
+            kind: .sign, sessionID: sessionID("narrow"), round: 1, from: 0, to: .broadcast, payload: [8]
+        ).signed(with: Party.identity(0))
+        var combiner = SessionTransport(
+            sessionID: sessionID("narrow"), me: 0, parties: parties, identity: Party.identity(0),
+            identities: identities, configuration: .init(resendIntervalMs: 100, deadlineMs: 1_000), nowMs: 0)
+        #expect(try combiner.send([own], broadcastTo: []).isEmpty)
+        #expect(combiner.currentRound == 1)
+        #expect(combiner.tick(nowMs: 150) == .idle)
+        let datagram = toCombiner[0]
+        #expect(
+            combiner.receive(datagram.bytes, from: 1, round: datagram.round, sequence: datagram.sequence)
+                == .deliver(share))
+        #expect(combiner.tick(nowMs: 1_000) == .expired(silent: [2]))
+    }
+
     @Test func foreignAndMisdirectedDatagramsAreRejected() throws {
         let parties: [PartyIndex] = [0, 1, 2]
         let identities = Dictionary(uniqueKeysWithValues: parties.map { ($0, Party.identity($0).publicKey) })

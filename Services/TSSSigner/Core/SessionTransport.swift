@@ -112,14 +112,19 @@ public struct SessionTransport: Sendable {
     }
 
     /// Datagrams for the protocol's outgoing `messages` (kept for retransmission).
-    public mutating func send(_ messages: [Message]) throws(DirectSealing.SealingError) -> [Datagram] {
+    /// `broadcastTo` narrows where broadcasts go (nil: every peer); the round still counts as
+    /// ours, so a peer that never sends it is named at the deadline. The service's online round
+    /// uses it: only the combiner needs the shares.
+    public mutating func send(
+        _ messages: [Message], broadcastTo: Set<PartyIndex>? = nil
+    ) throws(DirectSealing.SealingError) -> [Datagram] {
         var out: [Datagram] = []
         for message in messages {
             currentRound = max(currentRound, message.round)
             let encoded = message.encode()
             switch message.to {
             case .broadcast:
-                for peer in peers {
+                for peer in peers where broadcastTo?.contains(peer) ?? true {
                     out.append(Datagram(to: peer, round: message.round, sequence: nextSequence, bytes: [0] + encoded))
                     nextSequence += 1
                 }

@@ -269,6 +269,7 @@ public final class TSSSessionManager: Sendable {
 
     /// The online signing round of `presignature` (consumed) over `digest`, among its signers, in
     /// session `sessionID`: the signature, verified and recovered to the key by `OnlineSigning`.
+    /// Every signer sends its share to every other one and combines (GG20's broadcast round).
     public func runSigning(
         sessionID: [UInt8], participants: [Participant], presignature: consuming Presignature, digest: [UInt8],
         identityKey: PrivateKey, priority: TaskPriority = .high
@@ -279,6 +280,59 @@ public final class TSSSessionManager: Sendable {
             sessionID: sessionID, participants: participants, protocolSessionID: protocolSession, priority: priority,
             start: { _ in (online, [message]) },
             receive: { machine, from, message in machine.receive(from: from, message) })
+    }
+
+    /// The online round with one combiner (the session's coordinator): the other signers send
+    /// their shares to it alone, and only it combines, checks and returns the signature (nil at
+    /// every other signer). Nothing the combiner needs changes: it still receives every share
+    /// with its echo of the presigning's last round and the sender's signature, and names a bad
+    /// share's sender (type 7) or a silent signer. What goes is the traffic nobody uses: in GG20's
+    /// broadcast round each of t + 1 signers sends to t others and combines and verifies for
+    /// itself, then drops the result; here t shares travel, not t(t + 1), and one party
+    /// verifies. (`runSigning` without a combiner keeps the broadcast round.)
+    ///
+    /// A signer that is not the combiner is done once the combiner's node has accepted its share
+    /// (the `tss.deliver` call answered); until then it sends the share again every resend
+    /// interval, and at the deadline the combiner is named unresponsive.
+    public func runSigning(
+        sessionID: [UInt8], participants: [Participant], presignature: consuming Presignature, digest: [UInt8],
+        identityKey: PrivateKey, combiner: PartyIndex, priority: TaskPriority = .high
+    ) async throws -> RecoverableSignature? {
+        guard let mine = participants.first(where: { $0.address == self.me }),
+            let combinerAddress = participants.first(where: { $0.party == combiner })?.address
+        else {
+            throw TSSSessionError.invalidArguments("this validator or the combiner is not a participant")
+        }
+        let protocolSession = presignature.sessionID
+        let (online, message) = try presignature.sign(digest: digest, identityKey: identityKey)
+        if mine.party == combiner {
+            // Our share goes nowhere; the round is still ours, so a silent signer is named.
+            return try await runSession(
+                sessionID: sessionID, participants: participants, protocolSessionID: protocolSession,
+                priority: priority, broadcastTo: [],
+                start: { _ in (online, [message]) },
+                receive: { machine, from, message in machine.receive(from: from, message) }
+            ).output
+        }
+        var transport = SessionTransport(
+            sessionID: sessionID, me: mine.party, parties: participants.map(\.party).sorted(), identity: identity,
+            identities: Dictionary(uniqueKeysWithValues: participants.map { ($0.party, $0.identity) }),
+            configuration: configuration, nowMs: nowMs, protocolSessionID: protocolSession)
+        let datagrams = try transport.send([message], broadcastTo: [combiner])
+        guard datagrams.count == 1, let datagram = datagrams.first else {
+            throw TSSSessionError.invalidArguments("the share has no datagram to the combiner")
+        }
+        let deadline = nowMs + configuration.deadlineMs
+        while true {
+            if await network.send(
+                to: combinerAddress, session: sessionID, round: datagram.round, sequence: datagram.sequence,
+                bytes: datagram.bytes)
+            {
+                return nil
+            }
+            guard nowMs < deadline else { throw TSSSessionError.unresponsive([combinerAddress]) }
+            try await Task.sleep(for: .milliseconds(Int64(configuration.resendIntervalMs)))
+        }
     }
 
     /// GG20 presigning by `participants` (the signers, with their key indices) with our `share`:
@@ -313,7 +367,7 @@ public final class TSSSessionManager: Sendable {
     /// `priority` is that of the session's retransmission ticker.
     func runSession<Machine: Sendable, Output: Sendable>(
         sessionID: [UInt8], participants: [Participant], protocolSessionID: [UInt8]? = nil,
-        priority: TaskPriority, start: (PartyIndex) throws -> (Machine, [Message]),
+        priority: TaskPriority, broadcastTo: Set<PartyIndex>? = nil, start: (PartyIndex) throws -> (Machine, [Message]),
         receive: @escaping (inout Machine, PartyIndex, Message) -> Action<Output>
     ) async throws -> (output: Output, machine: Machine) {
         guard let mine = participants.first(where: { $0.address == self.me }) else {
@@ -330,7 +384,7 @@ public final class TSSSessionManager: Sendable {
         var transport = SessionTransport(
             sessionID: sessionID, me: myIndex, parties: participants.map(\.party).sorted(), identity: identity,
             identities: identities, configuration: configuration, nowMs: nowMs, protocolSessionID: protocolSessionID)
-        let first = try transport.send(initial)
+        let first = try transport.send(initial, broadcastTo: broadcastTo)
         let session = Session(machine: machine, transport: transport, partyOf: partyOf, receive: receive)
         let (events, continuation) = AsyncStream<Event>.makeStream(bufferingPolicy: .unbounded)
         guard let early = try register(sessionID, Route(events: continuation)) else {

@@ -26,6 +26,8 @@ public final class TSSSignerNode: Sendable {
     enum Outcome: Sendable {
         case key(TSSKeyInfo)
         case signature(TSSSignature)
+        /// A signer's share went to the coordinator, which combines (`runSigning(combiner:)`).
+        case shareSent
         case presigned
         case retiredOnly
     }
@@ -768,7 +770,9 @@ public final class TSSSignerNode: Sendable {
         let signers = members.map(\.address)
         let box = PresignatureBox()
         let pooled = !p.presignSession.isEmpty
-        let coordinating = p.coordinator == me
+        guard let combiner = members.first(where: { $0.address == p.coordinator })?.party else {
+            throw RPCError(.invalidArgument, "the coordinator is not one of the signers")
+        }
         /// Any problem with the named presignature (absent, dropped by a restart, tampered, made by
         /// other signers) is `notFound`: the coordinator then tries another presignature.
         @Sendable func unavailable(_ error: any Error) -> RPCError {
@@ -832,11 +836,13 @@ public final class TSSSignerNode: Sendable {
                 }
                 presignature = fresh
             }
+            // The coordinator combines; the other signers hand it their shares and are done.
             let signature = try await sessions.runSigning(
-                sessionID: sid, participants: members, presignature: presignature, digest: digest, identityKey: key)
+                sessionID: sid, participants: members, presignature: presignature, digest: digest, identityKey: key,
+                combiner: combiner)
             // OnlineSigning verified it against the group key and recovered it; the coordinator (the
             // only party that hands it out) checks once more here, where it leaves the process.
-            if coordinating, try PublicKey.recover(signature, digest: digest) != share.groupPublicKey {
+            if let signature, try PublicKey.recover(signature, digest: digest) != share.groupPublicKey {
                 throw TSSSessionError.invalidArguments("the combined signature does not recover to the key")
             }
             if pooled {
@@ -847,6 +853,7 @@ public final class TSSSignerNode: Sendable {
                         record: recordID, signers: signerIndices, upTo: Self.presignatureLeases)
                 }
             }
+            guard let signature else { return .shareSent }
             let bytes = signature.bytes65
             return .signature(
                 TSSSignature(
