@@ -162,63 +162,67 @@ import Wire
     }
 
     /// The online round with the coordinator as the only combiner: it returns the signature, the
-    /// other signer nothing; the combiner names a signer whose share never comes, and a signer
-    /// names a combiner it cannot reach, each at the deadline.
+    /// other signer nothing once the combiner's notice came; a share the combiner's node dropped
+    /// before its session started is sent again; the combiner names a signer whose share never
+    /// comes, and a signer names a combiner it cannot reach, each at the deadline.
     @Test func onlineRoundWithOneCombiner() async throws {
         let nodes = try await Self.nodes(3, deadlineMs: 4_000)
         let participants = Self.participants(nodes)
         let shares = try await Self.keygen(nodes, participants)
-        // Nodes and positions coincide: `participants` is sorted by address, so map through it.
+        // `participants` is sorted by address: map node indices through it.
         let position = { (node: Int) in participants.firstIndex { $0.address == nodes[node].address }! }
         let signers = [position(0), position(2)]
         let combiner = participants[signers[0]].party
-        let first = try await Self.presign(
-            nodes, participants, shares: shares, signers: signers, sid: SHA256.hash(Array("c-presign-1".utf8)))
-        let second = try await Self.presign(
-            nodes, participants, shares: shares, signers: signers, sid: SHA256.hash(Array("c-presign-2".utf8)))
+        var presignatures: [[Int: PresignatureCell]] = []
+        for run in 0..<3 {
+            presignatures.append(
+                try await Self.presign(
+                    nodes, participants, shares: shares, signers: signers,
+                    sid: SHA256.hash(Array("c-presign-\(run)".utf8))))
+        }
         let members = signers.map { participants[$0] }
         let digest = SHA256.hash(Array("one combiner".utf8))
+        @Sendable func sign(
+            _ node: Int, _ cell: PresignatureCell, session: String
+        ) async throws -> RecoverableSignature? {
+            guard let presignature = cell.take() else { throw TSSSessionError.invalidArguments("taken") }
+            return try await nodes[node].manager.runSigning(
+                sessionID: SHA256.hash(Array(session.utf8)), participants: members, presignature: presignature,
+                digest: digest, identityKey: nodes[node].key, combiner: combiner)
+        }
 
         // Both sign: the combiner gets the signature, the other signer nil.
-        let outcomes = try await withThrowingTaskGroup(of: (Int, RecoverableSignature?).self) { group in
-            for i in [0, 2] {
-                let cell = first[i]!
-                group.addTask {
-                    guard let presignature = cell.take() else { throw TSSSessionError.invalidArguments("taken") }
-                    return (
-                        i,
-                        try await nodes[i].manager.runSigning(
-                            sessionID: SHA256.hash(Array("c-sign-1".utf8)), participants: members,
-                            presignature: presignature, digest: digest, identityKey: nodes[i].key, combiner: combiner)
-                    )
-                }
-            }
-            var all: [Int: RecoverableSignature?] = [:]
-            for try await (i, signature) in group { all[i] = signature }
-            return all
-        }
-        let combined = try #require(outcomes[0] ?? nil)
-        #expect(try PublicKey.recover(combined, digest: digest) == shares[0].groupPublicKey)
-        #expect(outcomes[2]! == nil)
+        let (first, second) = (presignatures[0][0]!, presignatures[0][2]!)
+        async let combined = sign(0, first, session: "c-sign-1")
+        async let handedOver = sign(2, second, session: "c-sign-1")
+        let signature = try #require(try await combined)
+        #expect(try PublicKey.recover(signature, digest: digest) == shares[0].groupPublicKey)
+        #expect(try await handedOver == nil)
 
-        // At the same time (one deadline for both): only the combiner runs session 2, and its
-        // other signer is named; the signer cannot reach the combiner in session 3, and names it.
+        // The signer's share reaches the combiner's node before its session and is dropped there
+        // (as when the early buffer is full); the signer sends it again until the notice comes.
+        let (late, early) = (presignatures[1][0]!, presignatures[1][2]!)
+        async let signerSide = sign(2, early, session: "c-sign-2")
+        try await Task.sleep(for: .milliseconds(150))
+        nodes[0].manager.discardEarly(SHA256.hash(Array("c-sign-2".utf8)))
+        let again = try #require(try await sign(0, late, session: "c-sign-2"))
+        #expect(try PublicKey.recover(again, digest: digest) == shares[0].groupPublicKey)
+        #expect(try await signerSide == nil)
+
+        // At the same time (one deadline for both): only the combiner runs session 3, and its
+        // other signer is named; the signer cannot reach the combiner in session 4, and names it.
         nodes[2].network.setEndpoint(nodes[0].address, host: "127.0.0.1", port: 1)
         await nodes[2].network.close()  // drops the open connection: the next send dials port 1
-        let (combinerCell, signerCell) = (second[0]!, second[2]!)
+        let (alone, unreachable) = (presignatures[2][0]!, presignatures[2][2]!)
         async let combinerWaits: (any Error)? = {
             do {
-                _ = try await nodes[0].manager.runSigning(
-                    sessionID: SHA256.hash(Array("c-sign-2".utf8)), participants: members,
-                    presignature: combinerCell.take()!, digest: digest, identityKey: nodes[0].key, combiner: combiner)
+                _ = try await sign(0, alone, session: "c-sign-3")
                 return nil
             } catch { return error }
         }()
         async let signerWaits: (any Error)? = {
             do {
-                _ = try await nodes[2].manager.runSigning(
-                    sessionID: SHA256.hash(Array("c-sign-3".utf8)), participants: members,
-                    presignature: signerCell.take()!, digest: digest, identityKey: nodes[2].key, combiner: combiner)
+                _ = try await sign(2, unreachable, session: "c-sign-4")
                 return nil
             } catch { return error }
         }()

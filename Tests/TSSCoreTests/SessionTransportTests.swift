@@ -217,6 +217,42 @@ import Testing
             combiner.receive(datagram.bytes, from: 1, round: datagram.round, sequence: datagram.sequence)
                 == .deliver(share))
         #expect(combiner.tick(nowMs: 1_000) == .expired(silent: [2]))
+        // The signer waits for its combiner alone: only the combiner can be named.
+        signer.awaiting = [0]
+        #expect(signer.tick(nowMs: 1_000) == .expired(silent: [0]))
+    }
+
+    /// A signer of the one-combiner round: the combiner's notice ends its wait (signed or not);
+    /// messages of other rounds, sessions or signers are ignored; a garbled notice blames the
+    /// combiner.
+    @Test func theCombinersNoticeEndsTheHandover() throws {
+        let session = sessionID("handover")
+        let handover = ShareHandover(combiner: 0, sessionID: session)
+        func finished(_ action: Action<Bool>) -> Bool? {
+            if case .finished(let signed, let out) = action, out.isEmpty { return signed }
+            return nil
+        }
+        #expect(finished(handover.receive(from: 0, ShareHandover.notice(.signed, sessionID: session, from: 0))) == true)
+        #expect(
+            finished(handover.receive(from: 0, ShareHandover.notice(.failed, sessionID: session, from: 0))) == false)
+        for (sender, message) in [
+            (2, ShareHandover.notice(.signed, sessionID: session, from: 2)),
+            (0, ShareHandover.notice(.signed, sessionID: sessionID("other"), from: 0)),
+            (0, Message(kind: .sign, sessionID: session, round: 1, from: 0, to: .broadcast, payload: [0])),
+            (0, Message(kind: .presign, sessionID: session, round: 2, from: 0, to: .broadcast, payload: [0])),
+        ] as [(PartyIndex, Message)] {
+            guard case .wait = handover.receive(from: sender, message) else {
+                Issue.record("not ignored: \(message) from \(sender)")
+                return
+            }
+        }
+        var garbled = ShareHandover.notice(.signed, sessionID: session, from: 0)
+        garbled.payload = [7]
+        guard case .aborted(let abort) = handover.receive(from: 0, garbled) else {
+            Issue.record("a garbled notice was accepted")
+            return
+        }
+        #expect(abort.culprits == [0])
     }
 
     @Test func foreignAndMisdirectedDatagramsAreRejected() throws {

@@ -76,6 +76,9 @@ public struct SessionTransport: Sendable {
     /// Set when the protocol finished or aborted here: nothing is awaited any more (our last
     /// messages are still resent until the deadline, for the peers that need them).
     public var isSettled = false
+    /// The peers whose messages this party waits for (nil: every peer); only they can be named at
+    /// the deadline. A signer of the service's online round waits for its combiner alone.
+    public var awaiting: Set<PartyIndex>?
 
     public init(
         sessionID: [UInt8], me: PartyIndex, parties: [PartyIndex], identity: PrivateKey,
@@ -185,7 +188,9 @@ public struct SessionTransport: Sendable {
     public mutating func tick(nowMs: UInt64) -> Tick {
         if nowMs >= startedMs + configuration.deadlineMs {
             if isSettled { return .idle }
-            let silent = peers.filter { highestRound[$0, default: 0] < currentRound }
+            let silent = peers.filter {
+                (awaiting?.contains($0) ?? true) && highestRound[$0, default: 0] < currentRound
+            }
             return .expired(silent: silent)
         }
         guard nowMs >= lastResendMs + configuration.resendIntervalMs, !outstanding.isEmpty else { return .idle }

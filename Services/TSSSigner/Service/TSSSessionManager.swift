@@ -78,6 +78,7 @@ public final class TSSSessionManager: Sendable {
         let addressOf: [PartyIndex: Address]
         let outcome = ResultSlot<Output>()
         var ended = false
+        var succeeded = false
 
         init(
             machine: Machine, transport: SessionTransport, partyOf: [Address: PartyIndex],
@@ -93,6 +94,7 @@ public final class TSSSessionManager: Sendable {
         func finish(_ result: Result<Output, TSSSessionError>) {
             guard !ended else { return }
             ended = true
+            if case .success = result { succeeded = true }
             transport.isSettled = true
             outcome.finish(result.mapError { $0 as any Error })
         }
@@ -146,6 +148,9 @@ public final class TSSSessionManager: Sendable {
     }
     let routing: Mutex<Routing>
     static let maxEarlySessions = 64
+    /// How long a session's closing notice waits after the session's end (below any sensible
+    /// resend interval, so the peers waiting for it do not resend first).
+    static let closingDelay = Duration.milliseconds(10)
 
     public init(network: TSSPeerNetwork, identity: PrivateKey, configuration: SessionTransport.Configuration) {
         self.network = network
@@ -291,15 +296,17 @@ public final class TSSSessionManager: Sendable {
     /// itself, then drops the result; here t shares travel, not t(t + 1), and one party
     /// verifies. (`runSigning` without a combiner keeps the broadcast round.)
     ///
-    /// A signer that is not the combiner is done once the combiner's node has accepted its share
-    /// (the `tss.deliver` call answered); until then it sends the share again every resend
-    /// interval, and at the deadline the combiner is named unresponsive.
+    /// When its round ends, however it ends, the combiner tells the other signers
+    /// (`ShareHandover.notice`); a signer sends its share again until that notice comes, ends
+    /// with it (an error when the combiner has no signature), and names the combiner at the
+    /// deadline. A notice that is lost leaves that signer waiting until its deadline, though the
+    /// signing succeeded: the combiner's answer is what counts.
     public func runSigning(
         sessionID: [UInt8], participants: [Participant], presignature: consuming Presignature, digest: [UInt8],
         identityKey: PrivateKey, combiner: PartyIndex, priority: TaskPriority = .high
     ) async throws -> RecoverableSignature? {
         guard let mine = participants.first(where: { $0.address == self.me }),
-            let combinerAddress = participants.first(where: { $0.party == combiner })?.address
+            participants.contains(where: { $0.party == combiner })
         else {
             throw TSSSessionError.invalidArguments("this validator or the combiner is not a participant")
         }
@@ -310,29 +317,27 @@ public final class TSSSessionManager: Sendable {
             return try await runSession(
                 sessionID: sessionID, participants: participants, protocolSessionID: protocolSession,
                 priority: priority, broadcastTo: [],
+                closing: { signed in
+                    ShareHandover.notice(signed ? .signed : .failed, sessionID: protocolSession, from: combiner)
+                },
                 start: { _ in (online, [message]) },
                 receive: { machine, from, message in machine.receive(from: from, message) }
             ).output
         }
-        var transport = SessionTransport(
-            sessionID: sessionID, me: mine.party, parties: participants.map(\.party).sorted(), identity: identity,
-            identities: Dictionary(uniqueKeysWithValues: participants.map { ($0.party, $0.identity) }),
-            configuration: configuration, nowMs: nowMs, protocolSessionID: protocolSession)
-        let datagrams = try transport.send([message], broadcastTo: [combiner])
-        guard datagrams.count == 1, let datagram = datagrams.first else {
-            throw TSSSessionError.invalidArguments("the share has no datagram to the combiner")
+        let handover = ShareHandover(combiner: combiner, sessionID: protocolSession)
+        let signed = try await runSession(
+            sessionID: sessionID, participants: participants, protocolSessionID: protocolSession,
+            priority: priority, broadcastTo: [combiner], awaiting: [combiner],
+            start: { _ in (handover, [message]) },
+            receive: { machine, from, message in machine.receive(from: from, message) }
+        ).output
+        guard signed else {
+            let combinerAddress = participants.first { $0.party == combiner }?.address
+            throw TSSSessionError.aborted(
+                culprits: [],
+                reason: "the combiner \(combinerAddress?.description ?? "?") ended the round without a signature")
         }
-        let deadline = nowMs + configuration.deadlineMs
-        while true {
-            if await network.send(
-                to: combinerAddress, session: sessionID, round: datagram.round, sequence: datagram.sequence,
-                bytes: datagram.bytes)
-            {
-                return nil
-            }
-            guard nowMs < deadline else { throw TSSSessionError.unresponsive([combinerAddress]) }
-            try await Task.sleep(for: .milliseconds(Int64(configuration.resendIntervalMs)))
-        }
+        return nil
     }
 
     /// GG20 presigning by `participants` (the signers, with their key indices) with our `share`:
@@ -367,7 +372,8 @@ public final class TSSSessionManager: Sendable {
     /// `priority` is that of the session's retransmission ticker.
     func runSession<Machine: Sendable, Output: Sendable>(
         sessionID: [UInt8], participants: [Participant], protocolSessionID: [UInt8]? = nil,
-        priority: TaskPriority, broadcastTo: Set<PartyIndex>? = nil, start: (PartyIndex) throws -> (Machine, [Message]),
+        priority: TaskPriority, broadcastTo: Set<PartyIndex>? = nil, awaiting: Set<PartyIndex>? = nil,
+        closing: ((_ succeeded: Bool) -> Message)? = nil, start: (PartyIndex) throws -> (Machine, [Message]),
         receive: @escaping (inout Machine, PartyIndex, Message) -> Action<Output>
     ) async throws -> (output: Output, machine: Machine) {
         guard let mine = participants.first(where: { $0.address == self.me }) else {
@@ -384,6 +390,7 @@ public final class TSSSessionManager: Sendable {
         var transport = SessionTransport(
             sessionID: sessionID, me: myIndex, parties: participants.map(\.party).sorted(), identity: identity,
             identities: identities, configuration: configuration, nowMs: nowMs, protocolSessionID: protocolSessionID)
+        transport.awaiting = awaiting
         let first = try transport.send(initial, broadcastTo: broadcastTo)
         let session = Session(machine: machine, transport: transport, partyOf: partyOf, receive: receive)
         let (events, continuation) = AsyncStream<Event>.makeStream(bufferingPolicy: .unbounded)
@@ -424,6 +431,21 @@ public final class TSSSessionManager: Sendable {
         }
         // The stream ends early only when the caller's task is cancelled.
         if !session.ended { session.finish(.failure(.cancelled("the session's task was cancelled"))) }
+        // The session's last word to its peers (once, unacknowledged: see `runSigning(combiner:)`),
+        // sent a moment later at low priority: it is nobody's critical path, and the caller's
+        // answer (the signature on its way back to the consensus-manager) goes first.
+        if let closing, let notice = try? session.transport.send([closing(session.succeeded)]) {
+            let network = self.network
+            Task(priority: .low) {
+                try? await Task.sleep(for: Self.closingDelay)
+                for datagram in notice {
+                    guard let peer = addressOf[datagram.to] else { continue }
+                    await network.send(
+                        to: peer, session: sessionID, round: datagram.round, sequence: datagram.sequence,
+                        bytes: datagram.bytes)
+                }
+            }
+        }
         ticker.cancel()
         continuation.finish()
         remove(sessionID)

@@ -26,7 +26,8 @@ public final class TSSSignerNode: Sendable {
     enum Outcome: Sendable {
         case key(TSSKeyInfo)
         case signature(TSSSignature)
-        /// A signer's share went to the coordinator, which combines (`runSigning(combiner:)`).
+        /// A signer's share went to the coordinator, which combined a signature with it
+        /// (`runSigning(combiner:)`: its notice said so).
         case shareSent
         case presigned
         case retiredOnly
