@@ -193,22 +193,24 @@ import Testing
     @Test func aNarrowedBroadcastStillNamesTheSilentAtTheDeadline() throws {
         let parties: [PartyIndex] = [0, 1, 2]
         let identities = Dictionary(uniqueKeysWithValues: parties.map { ($0, Party.identity($0).publicKey) })
-        let share = try Message(
-            kind: .sign, sessionID: sessionID("narrow"), round: 1, from: 1, to: .broadcast, payload: [7]
-        ).signed(with: Party.identity(1))
-        var signer = SessionTransport(
-            sessionID: sessionID("narrow"), me: 1, parties: parties, identity: Party.identity(1),
-            identities: identities, configuration: .init(resendIntervalMs: 100, deadlineMs: 1_000), nowMs: 0)
+        func onlineShare(from party: PartyIndex, _ payload: UInt8) throws -> Message {
+            try Message(
+                kind: .sign, sessionID: sessionID("narrow"), round: 1, from: party, to: .broadcast, payload: [payload]
+            ).signed(with: Party.identity(party))
+        }
+        func transport(_ me: PartyIndex) -> SessionTransport {
+            SessionTransport(
+                sessionID: sessionID("narrow"), me: me, parties: parties, identity: Party.identity(me),
+                identities: identities, configuration: .init(resendIntervalMs: 100, deadlineMs: 1_000), nowMs: 0)
+        }
+        let share = try onlineShare(from: 1, 7)
+        var signer = transport(1)
         let toCombiner = try signer.send([share], broadcastTo: [0])
         #expect(toCombiner.map(\.to) == [0])
         #expect(signer.tick(nowMs: 150) == .resend(toCombiner))
 
-        let own = try Message(
-            kind: .sign, sessionID: sessionID("narrow"), round: 1, from: 0, to: .broadcast, payload: [8]
-        ).signed(with: Party.identity(0))
-        var combiner = SessionTransport(
-            sessionID: sessionID("narrow"), me: 0, parties: parties, identity: Party.identity(0),
-            identities: identities, configuration: .init(resendIntervalMs: 100, deadlineMs: 1_000), nowMs: 0)
+        let own = try onlineShare(from: 0, 8)
+        var combiner = transport(0)
         #expect(try combiner.send([own], broadcastTo: []).isEmpty)
         #expect(combiner.currentRound == 1)
         #expect(combiner.tick(nowMs: 150) == .idle)
