@@ -9,6 +9,10 @@ public typealias RPCUnaryHandler = @Sendable ([UInt8], RPCContext) async throws 
 /// Raw synchronous handler: runs directly on the connection's event loop (no task, no thread
 /// hop). For cheap, non-blocking work only.
 public typealias RPCSyncHandler = @Sendable ([UInt8], RPCContext) throws -> [UInt8]
+/// Raw handler answering with a future: called on the connection's event loop (no task, no
+/// thread hop), for a call that only waits on other event-loop I/O (a call forwarded to another
+/// service). Its deadline answers the caller `deadlineExceeded`; the work is not cancelled.
+public typealias RPCFutureHandler = @Sendable ([UInt8], RPCContext) -> EventLoopFuture<[UInt8]>
 /// Raw server-streaming handler: sends items through the writer; returning ends the stream,
 /// throwing ends it with an error.
 public typealias RPCStreamHandler = @Sendable ([UInt8], RPCContext, RPCStreamWriter) async throws -> Void
@@ -16,6 +20,7 @@ public typealias RPCStreamHandler = @Sendable ([UInt8], RPCContext, RPCStreamWri
 enum RPCHandlerEntry: Sendable {
     case unary(RPCUnaryHandler)
     case sync(RPCSyncHandler)
+    case future(RPCFutureHandler)
     case stream(RPCStreamHandler)
 }
 
@@ -120,6 +125,11 @@ public final class RPCServer: Sendable {
     /// cheap, non-blocking work. It must not block or take long; deadlines are not enforced.
     public func registerSync(_ method: UInt16, _ handler: @escaping RPCSyncHandler) {
         add(method, .sync(handler))
+    }
+
+    /// Registers a handler that answers with a future (see `RPCFutureHandler`).
+    public func registerFuture(_ method: UInt16, _ handler: @escaping RPCFutureHandler) {
+        add(method, .future(handler))
     }
 
     /// Registers a server-streaming handler.

@@ -176,6 +176,13 @@ final class ServerConnectionHandler: ChannelInboundHandler {
             }
             calls[callID]?.task = task
 
+        case .future(let handler):
+            guard let token = admitCall(callID: callID, method: frame.method, deadline: deadline) else { return }
+            let answered = handler(message, rpcContext)
+            answered.hop(to: loopBound.eventLoop).whenComplete { result in
+                loopBound.value.finishCall(callID: callID, token: token, result: result)
+            }
+
         case .stream(let handler):
             guard let token = admitCall(callID: callID, method: frame.method, deadline: deadline) else { return }
             let writer = RPCStreamWriter(connection: loopBound, callID: callID, token: token)

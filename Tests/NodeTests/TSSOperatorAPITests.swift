@@ -5,6 +5,7 @@ import NIOCore
 import NIOPosix
 import NodeKit
 import RPC
+import Secp256k1
 import ServiceKit
 import Synchronization
 import Testing
@@ -12,9 +13,9 @@ import Wire
 
 /// The consensus-manager's threshold-key operator API (issue 4) in process, over real loopback
 /// sockets: each operator call is recorded as an approval and forwarded to the tss-signer as a
-/// request signed with the validator key. The tss-signer here is a small RPC server that opens the
-/// envelopes with the real `LocalRequestGate`, so what is under test is the forwarding code: the
-/// signing, the method ids, passing answers and errors back unchanged, one reused connection, and
+/// request tagged with a key derived from the validator key (`LocalRequest`). The tss-signer here
+/// is a small RPC server that opens the requests with the real `LocalRequestGate`, so what is
+/// under test is the forwarding code: the tagging, the method ids, passing answers and errors back unchanged, one reused connection, and
 /// redialing after the tss-signer went away.
 @Suite("TSS operator API", .serialized)
 struct TSSOperatorAPITests {
@@ -30,17 +31,18 @@ struct TSSOperatorAPITests {
         publicKey: [2] + [UInt8](repeating: 0x77, count: 32), address: [UInt8](repeating: 0x88, count: 20),
         presignatures: 0)
 
-    /// A tss-signer stand-in on `port` (0: any) that obeys only `owner` on `chainID`.
-    static func fakeTSSSigner(chainID: String, owner: Address, port: Int = 0, seen: Seen) async throws -> RPCServer {
-        let gate = LocalRequestGate(chainID: chainID, owner: owner)
+    /// A tss-signer stand-in on `port` (0: any) that obeys only the validator `owner` on `chainID`.
+    static func fakeTSSSigner(chainID: String, owner: PrivateKey, port: Int = 0, seen: Seen) async throws -> RPCServer {
+        let gate = LocalRequestGate(chainID: chainID, key: try LocalRequestKey(validatorKey: owner, chainID: chainID))
         let server = RPCServer(
             configuration: .init(host: "127.0.0.1", port: port), group: MultiThreadedEventLoopGroup.singleton)
-        @Sendable func open<R: WireMessage>(_ envelope: Envelope, _ method: UInt16, _: R.Type) throws(RPCError) -> R {
+        @Sendable func open<R: WireMessage>(_ envelope: LocalRequest, _ method: UInt16, _: R.Type) throws(RPCError) -> R
+        {
             let request = try gate.open(envelope, method: method, as: R.self, nowUnixMs: nowMs())
             seen.add(method)
             return request
         }
-        server.register(MethodID.tssSign, request: Envelope.self) { envelope, _ in
+        server.register(MethodID.tssSign, request: LocalRequest.self) { envelope, _ in
             let request = try open(envelope, MethodID.tssSign, TSSSignRequest.self)
             return TSSSignature(
                 keyID: request.keyID, keygenSession: "s1", messageHash: request.messageHash,
@@ -48,7 +50,7 @@ struct TSSOperatorAPITests {
                 signers: request.signers,
                 sessionID: [UInt8](repeating: 3, count: 32), pooled: true)
         }
-        server.register(MethodID.tssKeygen, request: Envelope.self) { envelope, _ in
+        server.register(MethodID.tssKeygen, request: LocalRequest.self) { envelope, _ in
             let request = try open(envelope, MethodID.tssKeygen, TSSKeygenRequest.self)
             var info = key
             info.keyID = request.keyID
@@ -56,20 +58,20 @@ struct TSSOperatorAPITests {
             info.threshold = request.threshold
             return info
         }
-        server.register(MethodID.tssRekey, request: Envelope.self) { envelope, _ in
+        server.register(MethodID.tssRekey, request: LocalRequest.self) { envelope, _ in
             let request = try open(envelope, MethodID.tssRekey, TSSKeyQuery.self)
             var info = key
             info.keyID = request.keyID
             return info
         }
-        server.register(MethodID.tssReshare, request: Envelope.self) { envelope, _ in
+        server.register(MethodID.tssReshare, request: LocalRequest.self) { envelope, _ in
             let request = try open(envelope, MethodID.tssReshare, TSSReshareRequest.self)
             var info = key
             info.parties = request.newParties
             info.threshold = request.newThreshold
             return info
         }
-        server.register(MethodID.tssKeys, request: Envelope.self) { envelope, _ in
+        server.register(MethodID.tssKeys, request: LocalRequest.self) { envelope, _ in
             let request = try open(envelope, MethodID.tssKeys, TSSKeyQuery.self)
             // A refusal the consensus-manager must hand back word for word.
             if request.keyID == "missing" { throw RPCError(.notFound, "no key missing on this node") }
@@ -106,7 +108,7 @@ struct TSSOperatorAPITests {
         }
     }
 
-    @Test("operator calls are approved, signed and forwarded; answers and refusals come back unchanged")
+    @Test("operator calls are approved, tagged and forwarded; answers and refusals come back unchanged")
     func forwarding() async throws {
         let (dir, homes) = try await ServiceShellTests.testnet()
         defer { try? FileManager.default.removeItem(atPath: dir) }
@@ -132,7 +134,7 @@ struct TSSOperatorAPITests {
 
         // The tss-signer comes up on that port: the next call dials it.
         var tss = try await Self.fakeTSSSigner(
-            chainID: context.chainID, owner: context.validator, port: tssPort, seen: seen)
+            chainID: context.chainID, owner: context.validatorKey.privateKey, port: tssPort, seen: seen)
         let list: TSSKeyList = try await op.call(
             method: MethodID.consensusTSSKeys, request: TSSKeyQuery(keyID: ""), timeout: .seconds(10))
         #expect(list.keys == [Self.key])
@@ -201,7 +203,7 @@ struct TSSOperatorAPITests {
         // may fail as unavailable first).
         await tss.shutdown()
         tss = try await Self.fakeTSSSigner(
-            chainID: context.chainID, owner: context.validator, port: tssPort, seen: seen)
+            chainID: context.chainID, owner: context.validatorKey.privateKey, port: tssPort, seen: seen)
         var answered = false
         for _ in 0..<3 where !answered {
             let failure = await Self.code {

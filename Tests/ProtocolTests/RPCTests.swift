@@ -47,6 +47,9 @@ enum TestMethod {
     static let whoAmI: UInt16 = 0x700a
     static let big: UInt16 = 0x700b
     static let flood: UInt16 = 0x700c
+    static let futureEcho: UInt16 = 0x700d
+    static let futureFails: UInt16 = 0x700e
+    static let futureLate: UInt16 = 0x700f
 }
 
 struct Boom: Error {}
@@ -89,6 +92,16 @@ func makeServer(
         var w = WireWriter()
         w.writeUInt64(context.connectionID.rawValue)
         return w.bytes
+    }
+    // Future handlers answering from another event loop, as a forwarded call's answer does.
+    server.registerFuture(TestMethod.futureEcho) { request, _ in
+        MultiThreadedEventLoopGroup.singleton.next().scheduleTask(in: .milliseconds(1)) { request }.futureResult
+    }
+    server.registerFuture(TestMethod.futureFails) { _, context in
+        context.eventLoop.makeFailedFuture(RPCError(.notFound, "nothing here"))
+    }
+    server.registerFuture(TestMethod.futureLate) { request, _ in
+        MultiThreadedEventLoopGroup.singleton.next().scheduleTask(in: .milliseconds(400)) { request }.futureResult
     }
     server.registerSync(TestMethod.big) { request, _ in Array(repeating: 7, count: Int(request.first ?? 0) * 100) }
     server.registerStream(TestMethod.flood) { _, _, writer in
@@ -226,6 +239,31 @@ struct RPCTests {
         #expect(try RPCErrorPayload.decode(frames.first!.payload).code == .deadlineExceeded)
         #expect(await events.next()?.hasPrefix("started") == true)
         #expect(await events.next() == "cancelled, deadline passed: true")
+        await server.shutdown()
+    }
+
+    @Test func futureHandlersAnswerFromAnyEventLoopAndKeepTheirDeadline() async throws {
+        let server = try await makeServer()
+        let client = try await connect(server)
+        #expect(try await client.call(method: TestMethod.futureEcho, request: [4, 5]) == [4, 5])
+        await #expect(throws: RPCError(.notFound, "nothing here")) {
+            try await client.call(method: TestMethod.futureFails, request: [])
+        }
+        // The server's own timer answers at the deadline; the late answer is dropped.
+        let raw = try await RawConnection.connect(port: server.port!)
+        try await raw.send(
+            FrameEncoder.encode(
+                Frame(
+                    kind: .request, callID: 12, method: TestMethod.futureLate,
+                    payload: RequestPayload.make(timeoutMs: 100, message: [9]))))
+        #expect(await eventually { (try? await raw.frames().count) == 1 })
+        try await Task.sleep(for: .milliseconds(500))
+        let frames = try await raw.frames()
+        #expect(frames.count == 1)
+        #expect(frames.first?.kind == .error && frames.first?.callID == 12)
+        #expect(try RPCErrorPayload.decode(frames.first!.payload).code == .deadlineExceeded)
+        #expect(try await client.call(method: TestMethod.futureEcho, request: [6]) == [6])
+        await client.close()
         await server.shutdown()
     }
 

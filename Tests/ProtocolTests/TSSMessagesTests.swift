@@ -161,36 +161,42 @@ import Wire
     @Test func theGateObeysOnlyItsOwnValidator() throws {
         let owner = try PrivateKey(bytes: SHA256.hash(Array("owner".utf8)))
         let stranger = try PrivateKey(bytes: SHA256.hash(Array("stranger".utf8)))
-        let ownerAddress = try Address(bytes: owner.publicKey.ethereumAddressBytes)
-        let gate = LocalRequestGate(chainID: "vn-1", owner: ownerAddress)
+        let ownerKey = try LocalRequestKey(validatorKey: owner, chainID: "vn-1")
+        let gate = LocalRequestGate(chainID: "vn-1", key: ownerKey)
         let now: UInt64 = 1_800_000_000_000
         let request = TSSKeyQuery(keyID: "k1")
-        let sealed = try LocalSignedRequest.seal(
-            request, method: MethodID.tssKeys, chainID: "vn-1", key: owner, nowUnixMs: now)
+        let sealed = LocalRequest.seal(
+            request, method: MethodID.tssKeys, chainID: "vn-1", key: ownerKey, nowUnixMs: now)
+        #expect(try LocalRequest.decode(sealed.encoded()) == sealed)
         #expect(try gate.open(sealed, method: MethodID.tssKeys, as: TSSKeyQuery.self, nowUnixMs: now + 5) == request)
-        func code(_ envelope: Envelope, method: UInt16 = MethodID.tssKeys, at time: UInt64 = now) -> StatusCode? {
+        func code(_ sealed: LocalRequest, method: UInt16 = MethodID.tssKeys, at time: UInt64 = now) -> StatusCode? {
             do {
-                _ = try gate.open(envelope, method: method, as: TSSKeyQuery.self, nowUnixMs: time)
+                _ = try gate.open(sealed, method: method, as: TSSKeyQuery.self, nowUnixMs: time)
                 return nil
             } catch { return error.code }
         }
         // Replayed.
         #expect(code(sealed, at: now + 6) == .permissionDenied)
-        // Another method, another chain, another signer, a stale clock.
-        let fresh = { (key: PrivateKey, chain: String, stamp: UInt64) in
-            try LocalSignedRequest.seal(request, method: MethodID.tssKeys, chainID: chain, key: key, nowUnixMs: stamp)
+        // Another method, another chain, another validator's key, a stale clock.
+        let fresh = { (key: LocalRequestKey, chain: String, stamp: UInt64) in
+            LocalRequest.seal(request, method: MethodID.tssKeys, chainID: chain, key: key, nowUnixMs: stamp)
         }
-        #expect(code(try fresh(owner, "vn-1", now), method: MethodID.tssRekey) == .invalidArgument)
-        #expect(code(try fresh(owner, "vn-2", now)) == .permissionDenied)
-        #expect(code(try fresh(stranger, "vn-1", now)) == .permissionDenied)
-        #expect(code(try fresh(owner, "vn-1", now - 200_000)) == .permissionDenied)
-        #expect(code(try fresh(owner, "vn-1", now + 200_000)) == .permissionDenied)
-        // A forged sender field (the signature is someone else's).
-        let forged = try fresh(stranger, "vn-1", now)
-        let relabeled = try Envelope(
-            chainID: forged.chainID, sender: ownerAddress, session: forged.session, round: forged.round,
-            sequence: forged.sequence, payloadType: forged.payloadType, payload: forged.payload
-        ).withSignature(forged.signature)
-        #expect(code(relabeled) == .permissionDenied)
+        #expect(code(fresh(ownerKey, "vn-1", now), method: MethodID.tssRekey) == .invalidArgument)
+        #expect(
+            code(fresh(try LocalRequestKey(validatorKey: owner, chainID: "vn-2"), "vn-2", now)) == .permissionDenied)
+        #expect(
+            code(fresh(try LocalRequestKey(validatorKey: stranger, chainID: "vn-1"), "vn-1", now)) == .permissionDenied)
+        // The owner's key of another chain tags nothing here.
+        #expect(
+            code(fresh(try LocalRequestKey(validatorKey: owner, chainID: "vn-2"), "vn-1", now)) == .permissionDenied)
+        #expect(code(fresh(ownerKey, "vn-1", now - 200_000)) == .permissionDenied)
+        #expect(code(fresh(ownerKey, "vn-1", now + 200_000)) == .permissionDenied)
+        // Every field is under the tag: changed after tagging, the request is refused.
+        let original = fresh(ownerKey, "vn-1", now)
+        #expect(code(original.replacing(payload: TSSKeyQuery(keyID: "k2").encoded())) == .permissionDenied)
+        #expect(code(original.replacing(method: MethodID.tssRekey), method: MethodID.tssRekey) == .permissionDenied)
+        #expect(code(original.replacing(timestampMs: now + 1)) == .permissionDenied)
+        #expect(code(original.replacing(tag: [UInt8](repeating: 0, count: 32))) == .permissionDenied)
+        #expect(code(original) == nil)
     }
 }

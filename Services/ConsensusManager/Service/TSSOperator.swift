@@ -1,6 +1,7 @@
 import ConsensusManagerCore
 import Foundation
 import Logging
+import NIOCore
 import NIOPosix
 import NodeKit
 import RPC
@@ -12,7 +13,8 @@ import Wire
 ///
 /// - the operator API on the local RPC listener (loopback callers only): approve sessions, and
 ///   keygen / sign / reshare / re-key / keys, each recorded as an approval and then forwarded to
-///   this node's tss-signer as a request signed with the validator key (`LocalSignedRequest`);
+///   this node's tss-signer as a request tagged with a key derived from the validator key
+///   (`LocalRequest`);
 /// - `consensus.tssAuthorize`, which only this node's registered tss-signer may call, answered
 ///   from the `TSSApprovalTable`.
 public final class TSSOperator: Sendable {
@@ -20,10 +22,15 @@ public final class TSSOperator: Sendable {
     let logger: Logger
     let table = Mutex(TSSApprovalTable())
     private let client = Mutex<RPCClient?>(nil)
+    /// Tags the requests forwarded to the tss-signer (`LocalRequest`).
+    let requestKey: Result<LocalRequestKey, any Error>
 
     public init(context: ServiceContext) {
         self.context = context
         self.logger = context.logger
+        self.requestKey = Result {
+            try LocalRequestKey(validatorKey: context.validatorKey.privateKey, chainID: context.chainID)
+        }
     }
 
     static func nowMs() -> UInt64 { UInt64(max(0, Date().timeIntervalSince1970 * 1000)) }
@@ -50,13 +57,21 @@ public final class TSSOperator: Sendable {
             let info: TSSKeyInfo = try await forward(request, method: MethodID.tssRekey, timeout: .seconds(180))
             return info
         }
-        server.register(MethodID.consensusTSSSign, request: TSSSignRequest.self) { [self] request, call in
-            try Self.loopbackOnly(call)
-            try approve(
-                TSSApproveRequest(
-                    kind: .sign, keyID: request.keyID, purpose: request.purpose, messageHash: request.messageHash))
-            let signature: TSSSignature = try await forward(request, method: MethodID.tssSign, timeout: .seconds(120))
-            return signature
+        // A signing's path: approved and forwarded on the event loop, the tss-signer's answer
+        // passed back as it came (no task and no thread hop in this process either way).
+        server.registerFuture(MethodID.consensusTSSSign) { [self] bytes, call in
+            do {
+                try Self.loopbackOnly(call)
+                let request = try TSSSignRequest.decode(bytes)
+                try approve(
+                    TSSApproveRequest(
+                        kind: .sign, keyID: request.keyID, purpose: request.purpose, messageHash: request.messageHash))
+                return forwardRaw(request, method: MethodID.tssSign, timeout: .seconds(120), on: call.eventLoop)
+            } catch let error as RPCError {
+                return call.eventLoop.makeFailedFuture(error)
+            } catch {
+                return call.eventLoop.makeFailedFuture(RPCError(.invalidArgument, "malformed request: \(error)"))
+            }
         }
         server.register(MethodID.consensusTSSReshare, request: TSSReshareRequest.self) { [self] request, call in
             try Self.loopbackOnly(call)
@@ -115,18 +130,15 @@ public final class TSSOperator: Sendable {
         }
     }
 
-    /// Sends `request` to this node's tss-signer, signed with the validator key.
+    /// Sends `request` to this node's tss-signer, tagged with the key derived from the validator key.
     func forward<Request: WireMessage, Response: WireMessage>(
         _ request: Request, method: UInt16, timeout: Duration
     ) async throws(RPCError) -> Response {
-        let envelope: Envelope
-        do {
-            envelope = try LocalSignedRequest.seal(
-                request, method: method, chainID: context.chainID, key: context.validatorKey.privateKey,
-                nowUnixMs: Self.nowMs())
-        } catch {
-            throw RPCError(.internal, "cannot sign the request")
+        guard case .success(let key) = requestKey else {
+            throw RPCError(.internal, "cannot derive the local request key")
         }
+        let envelope = LocalRequest.seal(
+            request, method: method, chainID: context.chainID, key: key, nowUnixMs: Self.nowMs())
         let tss: RPCClient
         do { tss = try await connection() } catch {
             throw RPCError(.unavailable, "this node's tss-signer (\(context.config.tss.rpcListen)) is not reachable")
@@ -137,6 +149,32 @@ public final class TSSOperator: Sendable {
             if error.code == .unavailable { drop(tss) }
             throw error
         }
+    }
+
+    /// `forward` without a task when the connection is up: the tss-signer's answer as raw bytes
+    /// (its errors unchanged).
+    func forwardRaw<Request: WireMessage>(
+        _ request: Request, method: UInt16, timeout: Duration, on eventLoop: any EventLoop
+    ) -> EventLoopFuture<[UInt8]> {
+        guard case .success(let key) = requestKey else {
+            return eventLoop.makeFailedFuture(RPCError(.internal, "cannot derive the local request key"))
+        }
+        guard let tss = client.withLock({ $0 }), tss.isActive else {
+            // Not connected yet: dial in a task (once; later calls find the connection).
+            let promise = eventLoop.makePromise(of: [UInt8].self)
+            promise.completeWithTask { [self] in
+                let response: RawResponse = try await forward(request, method: method, timeout: timeout)
+                return response.bytes
+            }
+            return promise.futureResult
+        }
+        let sealed = LocalRequest.seal(
+            request, method: method, chainID: context.chainID, key: key, nowUnixMs: Self.nowMs())
+        return tss.callFuture(method: method, request: sealed.encoded(), timeout: TimeAmount(timeout))
+            .flatMapErrorThrowing { [self] error in
+                if (error as? RPCError)?.code == .unavailable { drop(tss) }
+                throw error
+            }
     }
 
     func connection() async throws -> RPCClient {
@@ -159,4 +197,11 @@ public final class TSSOperator: Sendable {
         client.withLock { if $0 === stale { $0 = nil } }
         Task { await stale.close() }
     }
+}
+
+/// A response kept as the bytes that came (`TSSOperator.forwardRaw` passes them on unchanged).
+struct RawResponse: WireMessage {
+    let bytes: [UInt8]
+    func encode(to writer: inout WireWriter) { writer.writeFixedBytes(bytes) }
+    init(from reader: inout WireReader) throws(WireError) { bytes = try reader.readFixedBytes(count: reader.remaining) }
 }
