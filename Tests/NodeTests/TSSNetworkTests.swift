@@ -162,9 +162,10 @@ import Wire
     }
 
     /// The online round with the coordinator as the only combiner: it returns the signature, the
-    /// other signer nothing once the combiner's notice came; a share the combiner's node dropped
-    /// before its session started is sent again; the combiner names a signer whose share never
-    /// comes, and a signer names a combiner it cannot reach, each at the deadline.
+    /// other signer nothing once the combiner's node accepted its share; a share the combiner's
+    /// node could not take is sent again, and one that arrives before the combiner's session runs
+    /// waits in its reservation; the combiner names a signer whose share never comes, and a
+    /// signer names a combiner it cannot reach, each at the deadline.
     @Test func onlineRoundWithOneCombiner() async throws {
         let nodes = try await Self.nodes(3, deadlineMs: 4_000)
         let participants = Self.participants(nodes)
@@ -191,7 +192,12 @@ import Wire
                 digest: digest, identityKey: nodes[node].key, combiner: combiner)
         }
 
-        // Both sign: the combiner gets the signature, the other signer nil.
+        func session(_ name: String) -> [UInt8] { SHA256.hash(Array(name.utf8)) }
+
+        // Both sign (the combiner reserved its session first, as the coordinator does before
+        // proposing): the combiner gets the signature, the other signer nil.
+        try nodes[0].manager.reserve(session("c-sign-1"))
+        #expect(throws: TSSSessionError.duplicateSession) { try nodes[0].manager.reserve(session("c-sign-1")) }
         let (first, second) = (presignatures[0][0]!, presignatures[0][2]!)
         async let combined = sign(0, first, session: "c-sign-1")
         async let handedOver = sign(2, second, session: "c-sign-1")
@@ -199,18 +205,27 @@ import Wire
         #expect(try PublicKey.recover(signature, digest: digest) == shares[0].groupPublicKey)
         #expect(try await handedOver == nil)
 
-        // The signer's share reaches the combiner's node before its session and is dropped there
-        // (as when the early buffer is full); the signer sends it again until the notice comes.
+        // The combiner's node cannot be reached at first, and its session has not started yet
+        // (only reserved): the signer sends its share again until the combiner's node accepts
+        // it, is done then, and the share waits in the reserved session until the combiner runs.
+        try nodes[0].manager.reserve(session("c-sign-2"))
+        nodes[2].network.setEndpoint(nodes[0].address, host: "127.0.0.1", port: 1)
+        await nodes[2].network.close()
+        let failedBefore = nodes[2].network.counters.failedSends
         let (late, early) = (presignatures[1][0]!, presignatures[1][2]!)
         async let signerSide = sign(2, early, session: "c-sign-2")
-        try await Task.sleep(for: .milliseconds(150))
-        nodes[0].manager.discardEarly(SHA256.hash(Array("c-sign-2".utf8)))
+        try await Task.sleep(for: .milliseconds(100))
+        nodes[2].network.setEndpoint(nodes[0].address, host: "127.0.0.1", port: nodes[0].server.port!)
+        #expect(try await signerSide == nil)
+        #expect(nodes[2].network.counters.failedSends > failedBefore)
+        // Early datagrams may be pushed out; the share is not among them.
+        nodes[0].manager.discardEarly(session("c-sign-2"))
         let again = try #require(try await sign(0, late, session: "c-sign-2"))
         #expect(try PublicKey.recover(again, digest: digest) == shares[0].groupPublicKey)
-        #expect(try await signerSide == nil)
 
         // At the same time (one deadline for both): only the combiner runs session 3, and its
         // other signer is named; the signer cannot reach the combiner in session 4, and names it.
+        try nodes[0].manager.reserve(session("c-sign-3"))
         nodes[2].network.setEndpoint(nodes[0].address, host: "127.0.0.1", port: 1)
         await nodes[2].network.close()  // drops the open connection: the next send dials port 1
         let (alone, unreachable) = (presignatures[2][0]!, presignatures[2][2]!)

@@ -224,37 +224,48 @@ import Testing
         #expect(signer.tick(nowMs: 1_000) == .expired(silent: [0]))
     }
 
-    /// A signer of the one-combiner round: the combiner's notice ends its wait (signed or not);
-    /// messages of other rounds, sessions or signers are ignored; a garbled notice blames the
-    /// combiner.
-    @Test func theCombinersNoticeEndsTheHandover() throws {
-        let session = sessionID("handover")
-        let handover = ShareHandover(combiner: 0, sessionID: session)
-        func finished(_ action: Action<Bool>) -> Bool? {
-            if case .finished(let signed, let out) = action, out.isEmpty { return signed }
-            return nil
-        }
-        #expect(finished(handover.receive(from: 0, ShareHandover.notice(.signed, sessionID: session, from: 0))) == true)
-        #expect(
-            finished(handover.receive(from: 0, ShareHandover.notice(.failed, sessionID: session, from: 0))) == false)
+    /// A signer of the one-combiner round: its share is sent again until the combiner's node
+    /// acknowledges that datagram (another peer's acknowledgement, or one of another sequence,
+    /// does not count), and then the handover is over; nothing any peer sends changes that.
+    @Test func theCombinersAcknowledgementEndsTheHandover() throws {
+        let parties: [PartyIndex] = [0, 1, 2]
+        let identities = Dictionary(uniqueKeysWithValues: parties.map { ($0, Party.identity($0).publicKey) })
+        let share = try Message(
+            kind: .sign, sessionID: sessionID("handover"), round: 1, from: 1, to: .broadcast, payload: [7]
+        ).signed(with: Party.identity(1))
+        var signer = SessionTransport(
+            sessionID: sessionID("handover"), me: 1, parties: parties, identity: Party.identity(1),
+            identities: identities, configuration: .init(resendIntervalMs: 100, deadlineMs: 1_000), nowMs: 0)
+        signer.awaiting = [0]
+        #expect(!signer.isDelivered)
+        let sent = try signer.send([share], broadcastTo: [0])
+        #expect(sent.count == 1 && sent[0].to == 0)
+        #expect(!signer.isDelivered)
+        let byAnotherPeer = signer.acknowledged(sequence: sent[0].sequence, by: 2)
+        let otherSequence = signer.acknowledged(sequence: sent[0].sequence + 1, by: 0)
+        #expect(!byAnotherPeer && !otherSequence)
+        #expect(signer.tick(nowMs: 150) == .resend(sent))
+        let byTheCombiner = signer.acknowledged(sequence: sent[0].sequence, by: 0)
+        #expect(byTheCombiner && signer.isDelivered)
+        #expect(signer.tick(nowMs: 300) == .idle)
+
+        let handover = ShareHandover(combiner: 0)
         for (sender, message) in [
-            (2, ShareHandover.notice(.signed, sessionID: session, from: 2)),
-            (0, ShareHandover.notice(.signed, sessionID: sessionID("other"), from: 0)),
-            (0, Message(kind: .sign, sessionID: session, round: 1, from: 0, to: .broadcast, payload: [0])),
-            (0, Message(kind: .presign, sessionID: session, round: 2, from: 0, to: .broadcast, payload: [0])),
+            (
+                0,
+                Message(kind: .sign, sessionID: sessionID("handover"), round: 2, from: 0, to: .broadcast, payload: [0])
+            ),
+            (2, share),
         ] as [(PartyIndex, Message)] {
             guard case .wait = handover.receive(from: sender, message) else {
                 Issue.record("not ignored: \(message) from \(sender)")
                 return
             }
         }
-        var garbled = ShareHandover.notice(.signed, sessionID: session, from: 0)
-        garbled.payload = [7]
-        guard case .aborted(let abort) = handover.receive(from: 0, garbled) else {
-            Issue.record("a garbled notice was accepted")
+        guard case .finished(_, let out) = handover.delivered(), out.isEmpty else {
+            Issue.record("the acknowledgement did not end the handover")
             return
         }
-        #expect(abort.culprits == [0])
     }
 
     @Test func foreignAndMisdirectedDatagramsAreRejected() throws {

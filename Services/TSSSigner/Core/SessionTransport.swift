@@ -184,6 +184,22 @@ public struct SessionTransport: Sendable {
         return .deliver(message)
     }
 
+    /// `peer`'s node accepted our datagram `sequence` into the running session there (or that
+    /// session had ended there already): it is not sent again. Only a caller whose peer routes
+    /// every accepted datagram straight to a live session may report this (the service's online
+    /// round, whose combiner holds its session's route before any signer learns of it); anywhere
+    /// else acceptance is not delivery, and acknowledgement stays implicit. True when nothing
+    /// is left to send to the peers we wait for (`awaiting`, or every peer).
+    public mutating func acknowledged(sequence: UInt64, by peer: PartyIndex) -> Bool {
+        outstanding.removeAll { $0.to == peer && $0.sequence == sequence }
+        return isDelivered
+    }
+
+    /// Everything we sent to the peers we wait for was acknowledged (`acknowledged(sequence:by:)`).
+    public var isDelivered: Bool {
+        currentRound > 0 && !outstanding.contains { awaiting?.contains($0.to) ?? true }
+    }
+
     /// Call regularly with the monotonic time.
     public mutating func tick(nowMs: UInt64) -> Tick {
         if nowMs >= startedMs + configuration.deadlineMs {

@@ -38,8 +38,10 @@ public struct Presignature: ~Copyable, Sendable {
 
     /// Online signing (GG20 Fig. 7, Phase 7 "one round"): s_i = m·k_i + r·σ_i for the 32-byte
     /// `digest`. Returns the machine that combines the shares and the broadcast carrying s_i.
+    /// `sent: false` (a combiner whose own share goes to nobody: the service's online round)
+    /// leaves that message unsigned; it must then never be sent, and no peer would accept it.
     public consuming func sign(
-        digest: [UInt8], identityKey: PrivateKey
+        digest: [UInt8], identityKey: PrivateKey, sent: Bool = true
     ) throws(Abort) -> (OnlineSigning, Message) {
         let s = secrets
         guard digest.count == 32 else {
@@ -57,18 +59,16 @@ public struct Presignature: ~Copyable, Sendable {
         var w = WireWriter()
         EchoEntry.write(s.echo, to: &w)
         w.writeFixedBytes(si.bytes)
-        let message = try local("sign share") {
-            try Message(kind: .sign, sessionID: s.sessionID, round: 1, from: s.me, to: .broadcast, payload: w.bytes)
-                .signed(with: identityKey)
-        }
+        let share = Message(kind: .sign, sessionID: s.sessionID, round: 1, from: s.me, to: .broadcast, payload: w.bytes)
+        let message = sent ? try local("sign share") { try share.signed(with: identityKey) } : share
         let machine = OnlineSigning(
             secrets: s, digest: digest, m: m, r: r, shares: [s.me: si], echoView: s.echo)
         return (machine, message)
     }
 }
 
-/// Combines the online shares (GG20 §4.3, phase 7): s = Σ s_j, low-S normalized, verified against
-/// the group key with libsecp256k1 and recovered to it before it is released. Only when that
+/// Combines the online shares (GG20 §4.3, phase 7): s = Σ s_j, low-S normalized, and verified by
+/// recovering it to the group key with libsecp256k1 before it is released. Only when that
 /// check fails is each share checked alone (s_j·R = m·R̄_j + r·S_j, which holds exactly for
 /// s_j = m·k_j + r·σ_j: the type-7 identification), so a bad share names its sender; a signature
 /// that verifies needs no per-share check (three point multiplications per share saved on the
@@ -163,7 +163,7 @@ public struct OnlineSigning: Sendable {
     }
 
     /// s = Σ s_j; (r, s) low-S normalized with the recovery id v = parity of R.y (flipped with s);
-    /// verified and recovered against y with libsecp256k1 before release.
+    /// verified by recovery to y with libsecp256k1 before release.
     func combine() throws(Abort) -> RecoverableSignature {
         let s = signers.reduce(Scalar.zero) { $0 + shares[$1]! }
         // R.x < q (else r ≠ R.x and the recovery id would need bit 1, which Ethereum refuses).
@@ -175,9 +175,10 @@ public struct OnlineSigning: Sendable {
             let normalized = raw.normalized
             if normalized != raw { v ^= 1 }
             let recoverable = try RecoverableSignature(compact: normalized.compact, recoveryID: v)
-            let key = try publicKey.publicKey()
-            guard key.verify(normalized, digest: digest), try PublicKey.recover(recoverable, digest: digest) == key
-            else {
+            // The verification: recovery computes Q = r⁻¹(s·R − e·G) from R (x = r, parity v);
+            // Q = y holds exactly when s·R = e·G + r·y, the ECDSA equation, so recovering to y
+            // verifies (r, s) under y and checks v in the same step.
+            guard try PublicKey.recover(recoverable, digest: digest) == publicKey.publicKey() else {
                 throw Abort(culprits: [], reason: .internalError("combined signature does not verify"))
             }
             return recoverable

@@ -60,6 +60,9 @@ public final class TSSSessionManager: Sendable {
     /// What a session's task processes, in order.
     enum Event: Sendable {
         case envelope(Address, Envelope)
+        /// The peer's node accepted our datagram with this sequence (sessions that finish on
+        /// delivery only).
+        case acknowledged(Address, UInt64)
         case tick
         case cancel(TSSSessionError)
     }
@@ -74,16 +77,19 @@ public final class TSSSessionManager: Sendable {
         var machine: Machine
         var transport: SessionTransport
         let receive: (inout Machine, PartyIndex, Message) -> Action<Output>
+        /// Set for a session that ends once what it sent is acknowledged (`SessionTransport.isDelivered`).
+        let delivered: ((inout Machine) -> Action<Output>)?
         let partyOf: [Address: PartyIndex]
         let addressOf: [PartyIndex: Address]
         let outcome = ResultSlot<Output>()
         var ended = false
-        var succeeded = false
 
         init(
             machine: Machine, transport: SessionTransport, partyOf: [Address: PartyIndex],
-            receive: @escaping (inout Machine, PartyIndex, Message) -> Action<Output>
+            receive: @escaping (inout Machine, PartyIndex, Message) -> Action<Output>,
+            delivered: ((inout Machine) -> Action<Output>)?
         ) {
+            self.delivered = delivered
             self.machine = machine
             self.transport = transport
             self.partyOf = partyOf
@@ -94,7 +100,6 @@ public final class TSSSessionManager: Sendable {
         func finish(_ result: Result<Output, TSSSessionError>) {
             guard !ended else { return }
             ended = true
-            if case .success = result { succeeded = true }
             transport.isSettled = true
             outcome.finish(result.mapError { $0 as any Error })
         }
@@ -104,8 +109,21 @@ public final class TSSSessionManager: Sendable {
             let received = transport.receive(
                 envelope.payload, from: party, round: UInt8(envelope.round), sequence: envelope.sequence)
             guard case .deliver(let message) = received, !ended else { return [] }
+            return act(receive(&machine, party, message))
+        }
+
+        /// `peer`'s node accepted our datagram `sequence`.
+        func acknowledged(by peer: Address, sequence: UInt64) -> [SessionTransport.Datagram] {
+            guard let party = partyOf[peer], let delivered, !ended,
+                transport.acknowledged(sequence: sequence, by: party)
+            else { return [] }
+            return act(delivered(&machine))
+        }
+
+        /// Carries out what the machine decided; returns the datagrams to send.
+        func act(_ action: Action<Output>) -> [SessionTransport.Datagram] {
             var out: [Message] = []
-            switch receive(&machine, party, message) {
+            switch action {
             case .wait: break
             case .send(let messages): out = messages
             case .finished(let output, let messages):
@@ -140,17 +158,16 @@ public final class TSSSessionManager: Sendable {
     let epoch: ContinuousClock.Instant
 
     /// Running sessions, datagrams kept for sessions not started yet (and which ended here), and
-    /// sessions cancelled before they started.
+    /// sessions cancelled before they started. A reserved session (`reserve`) has its route in
+    /// `sessions` already and its stream in `reserved` until `runSession` adopts it.
     struct Routing {
         var sessions: [[UInt8]: Route] = [:]
+        var reserved: [[UInt8]: (AsyncStream<Event>, AsyncStream<Event>.Continuation)] = [:]
         var early: EarlyDatagrams<Address, (Address, Envelope)>
         var cancelledEarly: [[UInt8]: TSSSessionError] = [:]
     }
     let routing: Mutex<Routing>
     static let maxEarlySessions = 64
-    /// How long a session's closing notice waits after the session's end (below any sensible
-    /// resend interval, so the peers waiting for it do not resend first).
-    static let closingDelay = Duration.milliseconds(10)
 
     public init(network: TSSPeerNetwork, identity: PrivateKey, configuration: SessionTransport.Configuration) {
         self.network = network
@@ -236,6 +253,41 @@ public final class TSSSessionManager: Sendable {
         }
     }
 
+    /// Opens session `sessionID`'s route before the session runs here: what arrives for it from
+    /// now on waits in its stream, not among the early datagrams, until `runSession` adopts it.
+    /// The coordinator of a signing reserves before proposing, so that a share its node
+    /// acknowledges is one its session will process (see `runSigning(combiner:)`). Every
+    /// reservation is ended by `runSession` (adopted) or `release`.
+    public func reserve(_ sessionID: [UInt8]) throws(TSSSessionError) {
+        let (events, continuation) = AsyncStream<Event>.makeStream(bufferingPolicy: .unbounded)
+        try routing.withLock { (r: inout Routing) throws(TSSSessionError) in
+            if let error = r.cancelledEarly.removeValue(forKey: sessionID) { throw error }
+            guard r.sessions[sessionID] == nil, r.reserved[sessionID] == nil else {
+                throw TSSSessionError.duplicateSession
+            }
+            r.sessions[sessionID] = Route(events: continuation)
+            r.reserved[sessionID] = (events, continuation)
+            for (peer, envelope) in r.early.take(sessionID) { continuation.yield(.envelope(peer, envelope)) }
+        }
+    }
+
+    /// Ends a reservation no session adopted (the coordinator gave up before running its part):
+    /// its route goes, and what arrives for it later is dropped. Nothing when it was adopted.
+    public func release(_ sessionID: [UInt8]) {
+        let continuation = routing.withLock { r -> AsyncStream<Event>.Continuation? in
+            guard let (_, continuation) = r.reserved.removeValue(forKey: sessionID) else { return nil }
+            r.sessions[sessionID] = nil
+            r.early.markEnded(sessionID)
+            return continuation
+        }
+        continuation?.finish()
+    }
+
+    /// The reserved stream of `sessionID`, taken by the session that runs it (nil: not reserved).
+    func adopt(_ sessionID: [UInt8]) -> (AsyncStream<Event>, AsyncStream<Event>.Continuation)? {
+        routing.withLock { $0.reserved.removeValue(forKey: sessionID) }
+    }
+
     /// The session ended here: its route goes, and datagrams that still arrive for it (a peer's
     /// retransmissions) are dropped instead of kept as early ones.
     func remove(_ sessionID: [UInt8]) {
@@ -245,16 +297,20 @@ public final class TSSSessionManager: Sendable {
         }
     }
 
+    /// Sends each datagram in a task of its own; `acknowledge` (sessions that end on delivery)
+    /// hears of each one the peer's node accepted.
     func send(
-        _ datagrams: [SessionTransport.Datagram], session: [UInt8], to addressOf: [PartyIndex: Address]
+        _ datagrams: [SessionTransport.Datagram], session: [UInt8], to addressOf: [PartyIndex: Address],
+        acknowledge: AsyncStream<Event>.Continuation? = nil
     ) {
         for datagram in datagrams {
             guard let peer = addressOf[datagram.to] else { continue }
             let network = self.network
             Task {
-                await network.send(
+                let accepted = await network.send(
                     to: peer, session: session, round: datagram.round, sequence: datagram.sequence,
                     bytes: datagram.bytes)
+                if accepted { acknowledge?.yield(.acknowledged(peer, datagram.sequence)) }
             }
         }
     }
@@ -296,11 +352,11 @@ public final class TSSSessionManager: Sendable {
     /// itself, then drops the result; here t shares travel, not t(t + 1), and one party
     /// verifies. (`runSigning` without a combiner keeps the broadcast round.)
     ///
-    /// When its round ends, however it ends, the combiner tells the other signers
-    /// (`ShareHandover.notice`); a signer sends its share again until that notice comes, ends
-    /// with it (an error when the combiner has no signature), and names the combiner at the
-    /// deadline. A notice that is lost leaves that signer waiting until its deadline, though the
-    /// signing succeeded: the combiner's answer is what counts.
+    /// The combiner must have reserved `sessionID` (`reserve`) before any signer could learn of
+    /// the session: then its node accepts a share only into the running session (or drops it
+    /// because the session is over there), and that acceptance is the signer's acknowledgement
+    /// (`ShareHandover`). A signer sends its share again every resend interval until its
+    /// combiner's node accepts it, and names the combiner at the deadline.
     public func runSigning(
         sessionID: [UInt8], participants: [Participant], presignature: consuming Presignature, digest: [UInt8],
         identityKey: PrivateKey, combiner: PartyIndex, priority: TaskPriority = .high
@@ -311,32 +367,25 @@ public final class TSSSessionManager: Sendable {
             throw TSSSessionError.invalidArguments("this validator or the combiner is not a participant")
         }
         let protocolSession = presignature.sessionID
-        let (online, message) = try presignature.sign(digest: digest, identityKey: identityKey)
+        // The combiner's own share goes nowhere: its message is not signed.
+        let (online, message) = try presignature.sign(
+            digest: digest, identityKey: identityKey, sent: mine.party != combiner)
         if mine.party == combiner {
-            // Our share goes nowhere; the round is still ours, so a silent signer is named.
+            // The round is still ours (its unsigned message counts, unsent), so a silent signer is named.
             return try await runSession(
                 sessionID: sessionID, participants: participants, protocolSessionID: protocolSession,
                 priority: priority, broadcastTo: [],
-                closing: { signed in
-                    ShareHandover.notice(signed ? .signed : .failed, sessionID: protocolSession, from: combiner)
-                },
                 start: { _ in (online, [message]) },
                 receive: { machine, from, message in machine.receive(from: from, message) }
             ).output
         }
-        let handover = ShareHandover(combiner: combiner, sessionID: protocolSession)
-        let signed = try await runSession(
+        let handover = ShareHandover(combiner: combiner)
+        _ = try await runSession(
             sessionID: sessionID, participants: participants, protocolSessionID: protocolSession,
             priority: priority, broadcastTo: [combiner], awaiting: [combiner],
             start: { _ in (handover, [message]) },
-            receive: { machine, from, message in machine.receive(from: from, message) }
-        ).output
-        guard signed else {
-            let combinerAddress = participants.first { $0.party == combiner }?.address
-            throw TSSSessionError.aborted(
-                culprits: [],
-                reason: "the combiner \(combinerAddress?.description ?? "?") ended the round without a signature")
-        }
+            receive: { machine, from, message in machine.receive(from: from, message) },
+            delivered: { machine in machine.delivered() })
         return nil
     }
 
@@ -373,8 +422,9 @@ public final class TSSSessionManager: Sendable {
     func runSession<Machine: Sendable, Output: Sendable>(
         sessionID: [UInt8], participants: [Participant], protocolSessionID: [UInt8]? = nil,
         priority: TaskPriority, broadcastTo: Set<PartyIndex>? = nil, awaiting: Set<PartyIndex>? = nil,
-        closing: ((_ succeeded: Bool) -> Message)? = nil, start: (PartyIndex) throws -> (Machine, [Message]),
-        receive: @escaping (inout Machine, PartyIndex, Message) -> Action<Output>
+        start: (PartyIndex) throws -> (Machine, [Message]),
+        receive: @escaping (inout Machine, PartyIndex, Message) -> Action<Output>,
+        delivered: ((inout Machine) -> Action<Output>)? = nil
     ) async throws -> (output: Output, machine: Machine) {
         guard let mine = participants.first(where: { $0.address == self.me }) else {
             throw TSSSessionError.invalidArguments("this validator is not a participant")
@@ -392,10 +442,21 @@ public final class TSSSessionManager: Sendable {
             identities: identities, configuration: configuration, nowMs: nowMs, protocolSessionID: protocolSessionID)
         transport.awaiting = awaiting
         let first = try transport.send(initial, broadcastTo: broadcastTo)
-        let session = Session(machine: machine, transport: transport, partyOf: partyOf, receive: receive)
-        let (events, continuation) = AsyncStream<Event>.makeStream(bufferingPolicy: .unbounded)
-        guard let early = try register(sessionID, Route(events: continuation)) else {
-            throw TSSSessionError.duplicateSession
+        let session = Session(
+            machine: machine, transport: transport, partyOf: partyOf, receive: receive, delivered: delivered)
+        let events: AsyncStream<Event>
+        let continuation: AsyncStream<Event>.Continuation
+        let early: [(Address, Envelope)]
+        if let reserved = adopt(sessionID) {
+            // Reserved by our coordinator: everything that arrived is in its stream already.
+            (events, continuation) = reserved
+            early = []
+        } else {
+            (events, continuation) = AsyncStream<Event>.makeStream(bufferingPolicy: .unbounded)
+            guard let kept = try register(sessionID, Route(events: continuation)) else {
+                throw TSSSessionError.duplicateSession
+            }
+            early = kept
         }
         let hardDeadline = nowMs + configuration.deadlineMs + 2 * configuration.resendIntervalMs
         let interval = Duration.milliseconds(Int64(max(10, configuration.resendIntervalMs / 2)))
@@ -409,17 +470,23 @@ public final class TSSSessionManager: Sendable {
         // and on its executor), not in a task of its own: one thread wake-up less at the start
         // and at the end of every session.
         let addressOf = session.addressOf
-        send(first, session: sessionID, to: addressOf)
+        let acknowledge = delivered == nil ? nil : continuation
+        func send(_ datagrams: [SessionTransport.Datagram]) {
+            self.send(datagrams, session: sessionID, to: addressOf, acknowledge: acknowledge)
+        }
+        send(first)
         for (peer, envelope) in early where !session.ended {
-            send(session.deliver(from: peer, envelope, nowMs: nowMs), session: sessionID, to: addressOf)
+            send(session.deliver(from: peer, envelope, nowMs: nowMs))
         }
         if !session.ended {
             for await event in events {
                 switch event {
                 case .envelope(let peer, let envelope):
-                    send(session.deliver(from: peer, envelope, nowMs: nowMs), session: sessionID, to: addressOf)
+                    send(session.deliver(from: peer, envelope, nowMs: nowMs))
+                case .acknowledged(let peer, let sequence):
+                    send(session.acknowledged(by: peer, sequence: sequence))
                 case .tick:
-                    send(session.tick(nowMs: nowMs), session: sessionID, to: addressOf)
+                    send(session.tick(nowMs: nowMs))
                     if !session.ended, nowMs >= hardDeadline {
                         session.finish(.failure(.cancelled("the session's deadline passed")))
                     }
@@ -431,21 +498,6 @@ public final class TSSSessionManager: Sendable {
         }
         // The stream ends early only when the caller's task is cancelled.
         if !session.ended { session.finish(.failure(.cancelled("the session's task was cancelled"))) }
-        // The session's last word to its peers (once, unacknowledged: see `runSigning(combiner:)`),
-        // sent a moment later at low priority: it is nobody's critical path, and the caller's
-        // answer (the signature on its way back to the consensus-manager) goes first.
-        if let closing, let notice = try? session.transport.send([closing(session.succeeded)]) {
-            let network = self.network
-            Task(priority: .low) {
-                try? await Task.sleep(for: Self.closingDelay)
-                for datagram in notice {
-                    guard let peer = addressOf[datagram.to] else { continue }
-                    await network.send(
-                        to: peer, session: sessionID, round: datagram.round, sequence: datagram.sequence,
-                        bytes: datagram.bytes)
-                }
-            }
-        }
         ticker.cancel()
         continuation.finish()
         remove(sessionID)

@@ -26,8 +26,8 @@ public final class TSSSignerNode: Sendable {
     enum Outcome: Sendable {
         case key(TSSKeyInfo)
         case signature(TSSSignature)
-        /// A signer's share went to the coordinator, which combined a signature with it
-        /// (`runSigning(combiner:)`: its notice said so).
+        /// A signer's share reached the coordinator's running session, which combines it
+        /// (`runSigning(combiner:)`); what the signature became is the coordinator's answer.
         case shareSent
         case presigned
         case retiredOnly
@@ -44,6 +44,8 @@ public final class TSSSignerNode: Sendable {
     public let network: TSSPeerNetwork
     public let sessions: TSSSessionManager
     let authorize: Authorizer
+    /// The presignatures this process made, decoded (a signing's shortcut past the store's copy).
+    let presignatureCache = PresignatureCache()
     /// Every validator of the chain and its identity key (genesis).
     let validators: [Address: PublicKey]
     let logger: Logger
@@ -343,6 +345,15 @@ public final class TSSSignerNode: Sendable {
                 return .failure(error as? RPCError ?? RPCError(.internal, "\(error)"))
             }
         }
+        if proposal.kind == .sign {
+            // We combine the online round, and our node's acceptance of a signer's share is that
+            // signer's acknowledgement (`runSigning(combiner:)`): the session's route is open
+            // before any signer learns of the session, so no share waits in the early buffer.
+            do { try sessions.reserve(sid) } catch {
+                throw SessionFailure(reason: .other, rpcError: RPCError(.alreadyExists, "session \(error)"))
+            }
+        }
+        defer { if proposal.kind == .sign { sessions.release(sid) } }
         // A signing proposes while it prepares its own part (the proposals go first: the peers'
         // part, with their own authorization, is the longer path); sessions that take pre-params
         // start here first, so that a local failure costs the peers nothing.
@@ -765,6 +776,7 @@ public final class TSSSignerNode: Sendable {
                 try store.putPresignature(
                     record: recordID, presignSession: sid, signers: presignature.signers, sealedBytes: bytes,
                     leaseAhead: Self.presignatureLeases)
+                presignatureCache.put(presignature, sealed: bytes, record: recordID, session: sid)
                 return .presigned
             }
         }
@@ -787,15 +799,23 @@ public final class TSSSignerNode: Sendable {
             // approved and before it is used: a crash from then on loses it, never reuses it.
             let presignSession = p.presignSession
             let peeked: SecretBytes
-            do {
-                peeked = try store.peekPresignature(record: recordID, presignSession: presignSession)
-                let presignature = try Presignature.decode(peeked, keyShare: share)
-                guard presignature.signers == members.map(\.party).sorted() else {
-                    throw RPCError(.notFound, "the presignature was made by other signers")
-                }
+            if let cached = presignatureCache.take(record: recordID, session: presignSession),
+                cached.signers == members.map(\.party).sorted(), let presignature = cached.box.take()
+            {
+                // Made by this process: checked when it was made; `commit` compares the store's copy.
+                peeked = cached.sealed
                 box.put(presignature)
-            } catch {
-                throw unavailable(error)
+            } else {
+                do {
+                    peeked = try store.peekPresignature(record: recordID, presignSession: presignSession)
+                    let presignature = try Presignature.decode(peeked, keyShare: share)
+                    guard presignature.signers == members.map(\.party).sorted() else {
+                        throw RPCError(.notFound, "the presignature was made by other signers")
+                    }
+                    box.put(presignature)
+                } catch {
+                    throw unavailable(error)
+                }
             }
             commit = { [store] in
                 do {
@@ -841,11 +861,8 @@ public final class TSSSignerNode: Sendable {
             let signature = try await sessions.runSigning(
                 sessionID: sid, participants: members, presignature: presignature, digest: digest, identityKey: key,
                 combiner: combiner)
-            // OnlineSigning verified it against the group key and recovered it; the coordinator (the
-            // only party that hands it out) checks once more here, where it leaves the process.
-            if let signature, try PublicKey.recover(signature, digest: digest) != share.groupPublicKey {
-                throw TSSSessionError.invalidArguments("the combined signature does not recover to the key")
-            }
+            // The combiner's signature was verified against the group key and recovered to it by
+            // `OnlineSigning.combine` just before it was released.
             if pooled {
                 // Lease the next presignatures of this set, off the critical path.
                 let signerIndices = members.map(\.party).sorted()
@@ -961,6 +978,7 @@ public final class TSSSignerNode: Sendable {
     func retire(_ id: KeyRecordID, because why: String) {
         _ = try? store.retire(id)
         let dropped = (try? store.dropPresignatures(record: id)) ?? 0
+        presignatureCache.drop(record: id)
         state.withLock { s in
             s.shares[id] = nil
             s.addresses[id] = nil
