@@ -123,7 +123,8 @@ public final class LocalRequestGate: Sendable {
         self.key = key
     }
 
-    /// The decoded request, or `permissionDenied` / `unauthenticated` / `invalidArgument`.
+    /// The decoded request, or `permissionDenied` (another chain, a bad tag, a clock out of the
+    /// window, a replay) / `invalidArgument` (another method, an undecodable request).
     public func open<Request: WireMessage>(
         _ request: LocalRequest, method: UInt16, as type: Request.Type, nowUnixMs: UInt64
     ) throws(RPCError) -> Request {
@@ -139,7 +140,10 @@ public final class LocalRequestGate: Sendable {
         }
         let skew = LocalRequest.maxSkewMs
         let stamp = request.timestampMs
-        guard stamp + skew >= nowUnixMs, stamp <= nowUnixMs + skew else {
+        // (No addition that could overflow: the stamp is the sender's word.)
+        let tooOld = nowUnixMs > skew && stamp < nowUnixMs - skew
+        let tooNew = stamp > nowUnixMs && stamp - nowUnixMs > skew
+        guard !tooOld, !tooNew else {
             throw RPCError(.permissionDenied, "request timestamp outside ±\(skew / 1000) s of this host's clock")
         }
         let fresh = seen.withLock { seen -> Bool in

@@ -175,7 +175,7 @@ import Wire
         let signers = [position(0), position(2)]
         let combiner = participants[signers[0]].party
         var presignatures: [[Int: PresignatureCell]] = []
-        for run in 0..<3 {
+        for run in 0..<5 {
             presignatures.append(
                 try await Self.presign(
                     nodes, participants, shares: shares, signers: signers,
@@ -222,6 +222,22 @@ import Wire
         nodes[0].manager.discardEarly(session("c-sign-2"))
         let again = try #require(try await sign(0, late, session: "c-sign-2"))
         #expect(try PublicKey.recover(again, digest: digest) == shares[0].groupPublicKey)
+
+        // A combiner without a reservation refuses to run (its node's acceptance would mean
+        // nothing); a reservation cancelled before the session adopts it ends that session; a
+        // released one can be made again.
+        await #expect(throws: TSSSessionError.self) {
+            _ = try await sign(0, presignatures[3][0]!, session: "c-sign-unreserved")
+        }
+        try nodes[0].manager.reserve(session("c-sign-cancelled"))
+        nodes[0].manager.cancel(session("c-sign-cancelled"), .cancelled("given up"))
+        await #expect(throws: TSSSessionError.cancelled("given up")) {
+            _ = try await sign(0, presignatures[4][0]!, session: "c-sign-cancelled")
+        }
+        try nodes[0].manager.reserve(session("c-sign-released"))
+        nodes[0].manager.release(session("c-sign-released"))
+        try nodes[0].manager.reserve(session("c-sign-released"))
+        nodes[0].manager.release(session("c-sign-released"))
 
         // At the same time (one deadline for both): only the combiner runs session 3, and its
         // other signer is named; the signer cannot reach the combiner in session 4, and names it.

@@ -191,6 +191,8 @@ import Wire
             code(fresh(try LocalRequestKey(validatorKey: owner, chainID: "vn-2"), "vn-1", now)) == .permissionDenied)
         #expect(code(fresh(ownerKey, "vn-1", now - 200_000)) == .permissionDenied)
         #expect(code(fresh(ownerKey, "vn-1", now + 200_000)) == .permissionDenied)
+        #expect(code(fresh(ownerKey, "vn-1", .max)) == .permissionDenied)
+        #expect(code(fresh(ownerKey, "vn-1", 0)) == .permissionDenied)
         // Every field is under the tag: changed after tagging, the request is refused.
         let original = fresh(ownerKey, "vn-1", now)
         #expect(code(original.replacing(payload: TSSKeyQuery(keyID: "k2").encoded())) == .permissionDenied)

@@ -58,7 +58,8 @@ public final class TSSOperator: Sendable {
             return info
         }
         // A signing's path: approved and forwarded on the event loop, the tss-signer's answer
-        // passed back as it came (no task and no thread hop in this process either way).
+        // passed back as it came (no task; at most the hop between the two connections' loops).
+        // The forwarded call is not cancelled with this one (it ends at its own deadline).
         server.registerFuture(MethodID.consensusTSSSign) { [self] bytes, call in
             do {
                 try Self.loopbackOnly(call)
@@ -160,7 +161,7 @@ public final class TSSOperator: Sendable {
             return eventLoop.makeFailedFuture(RPCError(.internal, "cannot derive the local request key"))
         }
         guard let tss = client.withLock({ $0 }), tss.isActive else {
-            // Not connected yet: dial in a task (once; later calls find the connection).
+            // Not connected (the first call, or after the tss-signer went away): dial in a task.
             let promise = eventLoop.makePromise(of: [UInt8].self)
             promise.completeWithTask { [self] in
                 let response: RawResponse = try await forward(request, method: method, timeout: timeout)
@@ -172,8 +173,11 @@ public final class TSSOperator: Sendable {
             request, method: method, chainID: context.chainID, key: key, nowUnixMs: Self.nowMs())
         return tss.callFuture(method: method, request: sealed.encoded(), timeout: TimeAmount(timeout))
             .flatMapErrorThrowing { [self] error in
-                if (error as? RPCError)?.code == .unavailable { drop(tss) }
-                throw error
+                // `callFuture` fails with `RPCError`; anything else (the event loop shutting
+                // down) means the tss-signer cannot be reached.
+                let failure = (error as? RPCError) ?? RPCError(.unavailable, "\(error)")
+                if failure.code == .unavailable { drop(tss) }
+                throw failure
             }
     }
 

@@ -374,7 +374,7 @@ public final class TSSSessionManager: Sendable {
             // The round is still ours (its unsigned message counts, unsent), so a silent signer is named.
             return try await runSession(
                 sessionID: sessionID, participants: participants, protocolSessionID: protocolSession,
-                priority: priority, broadcastTo: [],
+                priority: priority, broadcastTo: [], reserved: true,
                 start: { _ in (online, [message]) },
                 receive: { machine, from, message in machine.receive(from: from, message) }
             ).output
@@ -418,11 +418,13 @@ public final class TSSSessionManager: Sendable {
     let background = BackgroundExecutor(name: "vn-tss-background")
 
     /// Runs one session in the calling task (its priority and executor are the session's);
-    /// `priority` is that of the session's retransmission ticker.
+    /// `priority` is that of the session's retransmission ticker. `reserved`: the session must
+    /// have been reserved (`reserve`); `delivered`: the session ends through it once everything
+    /// it sent to the peers it awaits was accepted by their nodes.
     func runSession<Machine: Sendable, Output: Sendable>(
         sessionID: [UInt8], participants: [Participant], protocolSessionID: [UInt8]? = nil,
         priority: TaskPriority, broadcastTo: Set<PartyIndex>? = nil, awaiting: Set<PartyIndex>? = nil,
-        start: (PartyIndex) throws -> (Machine, [Message]),
+        reserved: Bool = false, start: (PartyIndex) throws -> (Machine, [Message]),
         receive: @escaping (inout Machine, PartyIndex, Message) -> Action<Output>,
         delivered: ((inout Machine) -> Action<Output>)? = nil
     ) async throws -> (output: Output, machine: Machine) {
@@ -451,6 +453,10 @@ public final class TSSSessionManager: Sendable {
             // Reserved by our coordinator: everything that arrived is in its stream already.
             (events, continuation) = reserved
             early = []
+        } else if reserved {
+            // A combiner's acceptance is its signers' acknowledgement only with the route open
+            // from before they learnt of the session (`runSigning(combiner:)`).
+            throw TSSSessionError.invalidArguments("the combiner's session was not reserved before it was proposed")
         } else {
             (events, continuation) = AsyncStream<Event>.makeStream(bufferingPolicy: .unbounded)
             guard let kept = try register(sessionID, Route(events: continuation)) else {

@@ -26,8 +26,9 @@ public final class TSSSignerNode: Sendable {
     enum Outcome: Sendable {
         case key(TSSKeyInfo)
         case signature(TSSSignature)
-        /// A signer's share reached the coordinator's running session, which combines it
-        /// (`runSigning(combiner:)`); what the signature became is the coordinator's answer.
+        /// A signer's share was accepted by the coordinator's node (into its session, or dropped
+        /// because that session was over there: `runSigning(combiner:)`); what the signature
+        /// became is the coordinator's answer alone.
         case shareSent
         case presigned
         case retiredOnly
@@ -69,6 +70,8 @@ public final class TSSSignerNode: Sendable {
         var shares: [KeyRecordID: KeyShare] = [:]
         /// The validator address of each party of a cached share, in the share's party order.
         var addresses: [KeyRecordID: [Address]] = [:]
+        /// The key store's records as last read (`headerView()`).
+        var headers: HeaderView?
         /// Who signs: this node's own set, fresh sets, validators avoided after going silent.
         var selection: SignerSelection
         /// Pooled presignatures chosen by a signing this node coordinates and not yet over: a
@@ -513,8 +516,10 @@ public final class TSSSignerNode: Sendable {
                 // The named presignature's presigning may still be storing it here.
                 _ = try? await presigning.value
             }
-            // A signing prepares its part (reads, opens and checks the named presignature; takes
-            // nothing) in a child task while this one asks this node's consensus-manager at once;
+            // A signing prepares its part (the named presignature from this process's cache, or
+            // read, opened and checked from the store; the store's copy is not taken, and a
+            // refusal drops what was prepared) in a child task while this one asks this node's
+            // consensus-manager at once;
             // every other kind is prepared only once approved (keygen and resharing take
             // pre-params from the pool).
             async let preparing: Result<Prepared, any Error>? =
@@ -645,8 +650,8 @@ public final class TSSSignerNode: Sendable {
         let work: @Sendable () async throws -> Outcome
     }
 
-    /// Prepares our part. Only a signing's preparation may run before approval: it consumes
-    /// nothing until `commit`.
+    /// Prepares our part. Only a signing's preparation may run before approval: it takes nothing
+    /// from the store until `commit` (the cached decoded copy it takes is dropped by `discard`).
     func prepare(_ p: TSSSessionProposal, sessionID sid: [UInt8]) throws -> Prepared {
         switch p.kind {
         case .keygen: return Prepared(work: try prepareKeygen(p, sid))
@@ -1145,18 +1150,47 @@ public final class TSSSignerNode: Sendable {
     func waitWhilePending(_ keyID: String, session: String?) async {
         for _ in 0..<200 {
             // Public headers (not authenticated): this only decides whether to wait a moment.
-            let pending: Bool
-            if let session, let id = try? KeyRecordID(keyID: keyID, sessionID: session) {
-                pending = (try? store.publicHeader(id))??.status == .pending
-            } else {
-                pending = ((try? store.publicHeaders()) ?? []).contains { result in
-                    guard case .success(let h) = result else { return false }
-                    return h.id.keyID == keyID && h.status == .pending && (session == nil || h.id.sessionID == session)
-                }
+            let pending = headerView().publicHeaders.contains { result in
+                guard case .success(let h) = result else { return false }
+                return h.id.keyID == keyID && h.status == .pending && (session == nil || h.id.sessionID == session)
             }
             guard pending else { return }
             try? await Task.sleep(for: .milliseconds(50))
         }
+    }
+
+    /// The key store's public headers, and the records authenticated from them so far, as of
+    /// store generation `generation`: every signing reads them (which key is READY, whether
+    /// one is still PENDING), and they change only when a record is written.
+    struct HeaderView {
+        let generation: UInt64
+        let publicHeaders: [Result<KeyRecordHeader, KeyStoreError>]
+        var checked: [KeyRecordID: KeyRecordHeader] = [:]
+    }
+
+    /// The public headers as of the store's current generation (read again after any record write).
+    func headerView() -> HeaderView {
+        let generation = store.generation
+        if let view = state.withLock({ $0.headers }), view.generation == generation { return view }
+        guard let read = try? store.publicHeaders() else {
+            return HeaderView(generation: generation, publicHeaders: [])
+        }
+        let view = HeaderView(generation: generation, publicHeaders: read)
+        state.withLock { $0.headers = view }
+        return view
+    }
+
+    /// Record `id`'s header authenticated (its box opened), once per store generation.
+    func checkedHeader(_ id: KeyRecordID) -> KeyRecordHeader? {
+        let generation = store.generation
+        if let view = state.withLock({ $0.headers }), view.generation == generation, let known = view.checked[id] {
+            return known
+        }
+        guard let header = try? store.header(id) else { return nil }
+        state.withLock { s in
+            if s.headers?.generation == generation { s.headers?.checked[id] = header }
+        }
+        return header
     }
 
     func headers() throws -> [Result<KeyRecordHeader, KeyStoreError>] {
@@ -1171,8 +1205,8 @@ public final class TSSSignerNode: Sendable {
             headers.compactMap { try? $0.get() }.filter { $0.id.keyID == keyID && $0.status == .ready }
                 .max(by: { $0.createdMs < $1.createdMs })
         }
-        if let candidate = newest((try? store.publicHeaders()) ?? []),
-            let checked = try? store.header(candidate.id), checked == candidate
+        if let candidate = newest(headerView().publicHeaders), let checked = checkedHeader(candidate.id),
+            checked == candidate
         {
             return checked
         }
@@ -1183,7 +1217,8 @@ public final class TSSSignerNode: Sendable {
 
     func recordHeader(_ keyID: String, _ session: String) throws -> KeyRecordHeader {
         do {
-            return try store.header(try KeyRecordID(keyID: keyID, sessionID: session))
+            let id = try KeyRecordID(keyID: keyID, sessionID: session)
+            return try checkedHeader(id) ?? store.header(id)
         } catch {
             throw RPCError(.failedPrecondition, "key record \(keyID):\(session) is not held here: \(error)")
         }

@@ -103,31 +103,31 @@ enum TSSRequestHandlers {
         status: @escaping @Sendable () async -> [String: JSONValue]
     ) {
         @Sendable func now() -> UInt64 { TSSSignerNode.nowMs() }
-        server.register(MethodID.tssKeygen, request: LocalRequest.self) { envelope, _ in
+        server.register(MethodID.tssKeygen, request: LocalRequest.self) { sealed, _ in
             let request = try gate.open(
-                envelope, method: MethodID.tssKeygen, as: TSSKeygenRequest.self, nowUnixMs: now())
+                sealed, method: MethodID.tssKeygen, as: TSSKeygenRequest.self, nowUnixMs: now())
             return try await TSSSignerNode.answering { try await node.keygen(request) }
         }
-        server.register(MethodID.tssSign, request: LocalRequest.self) { envelope, _ in
-            let request = try gate.open(envelope, method: MethodID.tssSign, as: TSSSignRequest.self, nowUnixMs: now())
+        server.register(MethodID.tssSign, request: LocalRequest.self) { sealed, _ in
+            let request = try gate.open(sealed, method: MethodID.tssSign, as: TSSSignRequest.self, nowUnixMs: now())
             return try await TSSSignerNode.answering { try await node.sign(request) }
         }
-        server.register(MethodID.tssReshare, request: LocalRequest.self) { envelope, _ in
+        server.register(MethodID.tssReshare, request: LocalRequest.self) { sealed, _ in
             let request = try gate.open(
-                envelope, method: MethodID.tssReshare, as: TSSReshareRequest.self, nowUnixMs: now())
+                sealed, method: MethodID.tssReshare, as: TSSReshareRequest.self, nowUnixMs: now())
             return try await TSSSignerNode.answering { try await node.reshare(request) }
         }
-        server.register(MethodID.tssRekey, request: LocalRequest.self) { envelope, _ in
-            let request = try gate.open(envelope, method: MethodID.tssRekey, as: TSSKeyQuery.self, nowUnixMs: now())
+        server.register(MethodID.tssRekey, request: LocalRequest.self) { sealed, _ in
+            let request = try gate.open(sealed, method: MethodID.tssRekey, as: TSSKeyQuery.self, nowUnixMs: now())
             guard !request.keyID.isEmpty else { throw RPCError(.invalidArgument, "rekey needs a key id") }
             return try await TSSSignerNode.answering { try await node.rekey(request.keyID) }
         }
-        server.register(MethodID.tssStatus, request: LocalRequest.self) { envelope, _ in
-            _ = try gate.open(envelope, method: MethodID.tssStatus, as: Empty.self, nowUnixMs: now())
+        server.register(MethodID.tssStatus, request: LocalRequest.self) { sealed, _ in
+            _ = try gate.open(sealed, method: MethodID.tssStatus, as: Empty.self, nowUnixMs: now())
             return await node.statusReply(JSONValue.object(await status()))
         }
-        server.register(MethodID.tssKeys, request: LocalRequest.self) { envelope, _ in
-            let request = try gate.open(envelope, method: MethodID.tssKeys, as: TSSKeyQuery.self, nowUnixMs: now())
+        server.register(MethodID.tssKeys, request: LocalRequest.self) { sealed, _ in
+            let request = try gate.open(sealed, method: MethodID.tssKeys, as: TSSKeyQuery.self, nowUnixMs: now())
             return try await TSSSignerNode.answering { try node.keys(request.keyID) }
         }
     }

@@ -37,6 +37,9 @@ public final class KeyStore: Sendable {
     let writeLock = Mutex<Void>(())
     /// The presignature lease epoch of this process (0: none begun; `beginLeaseEpoch`).
     let leaseEpoch = Atomic<UInt64>(0)
+    /// Bumped after every record write: a reader that noted it before reading the records may
+    /// keep what it read while it is unchanged (`generation`).
+    let recordWrites = Atomic<UInt64>(0)
     /// The public parts of each record's presignatures, loaded on first use (`presignatures`).
     let presignatureIndex = Mutex<[KeyRecordID: [PresignatureEntry]]>([:])
 
@@ -343,8 +346,13 @@ public final class KeyStore: Sendable {
         }
     }
 
+    /// Changes whenever a record is written (created, made READY, ERROR or RETIRED, imported).
+    /// Read it before reading records: what was read stays current while it is unchanged.
+    public var generation: UInt64 { recordWrites.load(ordering: .acquiring) }
+
     /// Seals `plaintext` under a fresh box with `header` as associated data; one synced write.
     private func write(header: KeyRecordHeader, plaintext: [UInt8]) throws(KeyStoreError) {
+        defer { recordWrites.add(1, ordering: .releasing) }
         var rng = SecureRandomNumberGenerator()
         let headerBytes = header.encode()
         let box = try SealedBox.seal(
