@@ -227,11 +227,7 @@ struct RPCTests {
         let events = Events()
         let server = try await makeServer(events: events)
         let raw = try await RawConnection.connect(port: server.port!)
-        try await raw.send(
-            FrameEncoder.encode(
-                Frame(
-                    kind: .request, callID: 11, method: TestMethod.slow,
-                    payload: RequestPayload.make(timeoutMs: 100, message: []))))
+        try await raw.send(requestBytes(callID: 11, method: TestMethod.slow, timeoutMs: 100, message: []))
         #expect(await eventually { (try? await raw.frames().count) == 1 })
         let frames = try await raw.frames()
         #expect(frames.first?.kind == .error)
@@ -251,11 +247,7 @@ struct RPCTests {
         }
         // The server's own timer answers at the deadline; the late answer is dropped.
         let raw = try await RawConnection.connect(port: server.port!)
-        try await raw.send(
-            FrameEncoder.encode(
-                Frame(
-                    kind: .request, callID: 12, method: TestMethod.futureLate,
-                    payload: RequestPayload.make(timeoutMs: 100, message: [9]))))
+        try await raw.send(requestBytes(callID: 12, method: TestMethod.futureLate, timeoutMs: 100, message: [9]))
         #expect(await eventually { (try? await raw.frames().count) == 1 })
         try await Task.sleep(for: .milliseconds(500))
         let frames = try await raw.frames()
@@ -293,20 +285,12 @@ struct RPCTests {
         let events = Events()
         let server = try await makeServer(events: events)
         let raw = try await RawConnection.connect(port: server.port!)
-        try await raw.send(
-            FrameEncoder.encode(
-                Frame(
-                    kind: .request, callID: 5, method: TestMethod.slow,
-                    payload: RequestPayload.make(timeoutMs: 0, message: []))))
+        try await raw.send(requestBytes(callID: 5, method: TestMethod.slow, timeoutMs: 0, message: []))
         #expect(await events.next() == "started 5")
         try await raw.send(frameBytes(.cancel, callID: 5, method: TestMethod.slow))
         #expect(await events.next() == "cancelled, deadline passed: false")
         // The call id can be reused, and nothing was sent for the cancelled call.
-        try await raw.send(
-            FrameEncoder.encode(
-                Frame(
-                    kind: .request, callID: 5, method: TestMethod.syncEcho,
-                    payload: RequestPayload.make(timeoutMs: 0, message: [4]))))
+        try await raw.send(requestBytes(callID: 5, method: TestMethod.syncEcho, timeoutMs: 0, message: [4]))
         #expect(await eventually { (try? await raw.frames().count) == 1 })
         try await Task.sleep(for: .milliseconds(50))
         #expect(
@@ -415,11 +399,7 @@ struct RPCTests {
         let events = Events()
         let server = try await makeServer(events: events)
         let raw = try await RawConnection.connect(port: server.port!, autoRead: false)
-        try await raw.send(
-            FrameEncoder.encode(
-                Frame(
-                    kind: .request, callID: 1, method: TestMethod.flood,
-                    payload: RequestPayload.make(timeoutMs: 300, message: []))))
+        try await raw.send(requestBytes(callID: 1, method: TestMethod.flood, timeoutMs: 300, message: []))
         #expect(await events.next(within: .seconds(10)) == "send failed: cancelled: call ended")
         #expect(await events.next() == "send after end failed: cancelled: call ended")
         await server.shutdown()
@@ -429,11 +409,7 @@ struct RPCTests {
         let events = Events()
         let server = try await makeServer(events: events)
         let raw = try await RawConnection.connect(port: server.port!, autoRead: false)
-        try await raw.send(
-            FrameEncoder.encode(
-                Frame(
-                    kind: .request, callID: 1, method: TestMethod.flood,
-                    payload: RequestPayload.make(timeoutMs: 0, message: []))))
+        try await raw.send(requestBytes(callID: 1, method: TestMethod.flood, timeoutMs: 0, message: []))
         try await Task.sleep(for: .milliseconds(100))
         try await raw.channel.close()
         #expect(await events.next(within: .seconds(10)) == "send failed: cancelled: call ended")

@@ -27,6 +27,12 @@ func frameBytes(_ kind: FrameKind, callID: UInt64, method: UInt16 = 0, payload: 
     FrameEncoder.encode(Frame(kind: kind, callID: callID, method: method, payload: payload))
 }
 
+/// The bytes of a request frame: `message` after the request's timeout prefix (0: none).
+func requestBytes(callID: UInt64, method: UInt16, timeoutMs: UInt32, message: [UInt8] = []) -> [UInt8] {
+    frameBytes(
+        .request, callID: callID, method: method, payload: RequestPayload.make(timeoutMs: timeoutMs, message: message))
+}
+
 /// A plain TCP connection that sends raw bytes and records everything it receives, for feeding
 /// malformed input to a real server.
 final class RawConnection: Sendable {

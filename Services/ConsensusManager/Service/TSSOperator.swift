@@ -131,54 +131,66 @@ public final class TSSOperator: Sendable {
         }
     }
 
-    /// Sends `request` to this node's tss-signer, tagged with the key derived from the validator key.
-    func forward<Request: WireMessage, Response: WireMessage>(
-        _ request: Request, method: UInt16, timeout: Duration
-    ) async throws(RPCError) -> Response {
+    /// `request` tagged for this node's tss-signer with the key derived from the validator key.
+    func sealed<Request: WireMessage>(_ request: Request, method: UInt16) throws(RPCError) -> [UInt8] {
         guard case .success(let key) = requestKey else {
             throw RPCError(.internal, "cannot derive the local request key")
         }
-        let envelope = LocalRequest.seal(
-            request, method: method, chainID: context.chainID, key: key, nowUnixMs: Self.nowMs())
+        return LocalRequest.seal(request, method: method, chainID: context.chainID, key: key, nowUnixMs: Self.nowMs())
+            .encoded()
+    }
+
+    /// A failed call to the tss-signer: the connection goes when the tss-signer cannot be reached
+    /// (the next call dials again). Anything that is not an `RPCError` (the event loop shutting
+    /// down) counts as unreachable.
+    func failed(_ error: any Error, on tss: RPCClient) -> RPCError {
+        let failure = (error as? RPCError) ?? RPCError(.unavailable, "\(error)")
+        if failure.code == .unavailable { drop(tss) }
+        return failure
+    }
+
+    /// Sends `request` to this node's tss-signer (`sealed`), dialing it if needed; its answer's
+    /// bytes, or its error unchanged.
+    func forwardBytes<Request: WireMessage>(
+        _ request: Request, method: UInt16, timeout: Duration
+    ) async throws(RPCError) -> [UInt8] {
+        let bytes = try sealed(request, method: method)
         let tss: RPCClient
         do { tss = try await connection() } catch {
             throw RPCError(.unavailable, "this node's tss-signer (\(context.config.tss.rpcListen)) is not reachable")
         }
         do {
-            return try await tss.call(method: method, request: envelope, timeout: timeout)
+            return try await tss.call(method: method, request: bytes, timeout: timeout)
         } catch {
-            if error.code == .unavailable { drop(tss) }
-            throw error
+            throw failed(error, on: tss)
         }
     }
 
-    /// `forward` without a task when the connection is up: the tss-signer's answer as raw bytes
-    /// (its errors unchanged).
+    /// `forwardBytes`, decoded.
+    func forward<Request: WireMessage, Response: WireMessage>(
+        _ request: Request, method: UInt16, timeout: Duration
+    ) async throws(RPCError) -> Response {
+        let bytes = try await forwardBytes(request, method: method, timeout: timeout)
+        do { return try Response.decode(bytes) } catch {
+            throw RPCError(.internal, "invalid \(Response.self) in response: \(error)")
+        }
+    }
+
+    /// `forwardBytes` without a task when the connection is up (the answer's bytes are passed on
+    /// as they came).
     func forwardRaw<Request: WireMessage>(
         _ request: Request, method: UInt16, timeout: Duration, on eventLoop: any EventLoop
     ) -> EventLoopFuture<[UInt8]> {
-        guard case .success(let key) = requestKey else {
-            return eventLoop.makeFailedFuture(RPCError(.internal, "cannot derive the local request key"))
-        }
         guard let tss = client.withLock({ $0 }), tss.isActive else {
             // Not connected (the first call, or after the tss-signer went away): dial in a task.
             let promise = eventLoop.makePromise(of: [UInt8].self)
-            promise.completeWithTask { [self] in
-                let response: RawResponse = try await forward(request, method: method, timeout: timeout)
-                return response.bytes
-            }
+            promise.completeWithTask { [self] in try await forwardBytes(request, method: method, timeout: timeout) }
             return promise.futureResult
         }
-        let sealed = LocalRequest.seal(
-            request, method: method, chainID: context.chainID, key: key, nowUnixMs: Self.nowMs())
-        return tss.callFuture(method: method, request: sealed.encoded(), timeout: TimeAmount(timeout))
-            .flatMapErrorThrowing { [self] error in
-                // `callFuture` fails with `RPCError`; anything else (the event loop shutting
-                // down) means the tss-signer cannot be reached.
-                let failure = (error as? RPCError) ?? RPCError(.unavailable, "\(error)")
-                if failure.code == .unavailable { drop(tss) }
-                throw failure
-            }
+        let bytes: [UInt8]
+        do { bytes = try sealed(request, method: method) } catch { return eventLoop.makeFailedFuture(error) }
+        return tss.callFuture(method: method, request: bytes, timeout: TimeAmount(timeout))
+            .flatMapErrorThrowing { [self] error in throw failed(error, on: tss) }
     }
 
     func connection() async throws -> RPCClient {
@@ -201,11 +213,4 @@ public final class TSSOperator: Sendable {
         client.withLock { if $0 === stale { $0 = nil } }
         Task { await stale.close() }
     }
-}
-
-/// A response kept as the bytes that came (`TSSOperator.forwardRaw` passes them on unchanged).
-struct RawResponse: WireMessage {
-    let bytes: [UInt8]
-    func encode(to writer: inout WireWriter) { writer.writeFixedBytes(bytes) }
-    init(from reader: inout WireReader) throws(WireError) { bytes = try reader.readFixedBytes(count: reader.remaining) }
 }

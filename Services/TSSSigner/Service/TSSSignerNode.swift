@@ -353,7 +353,8 @@ public final class TSSSignerNode: Sendable {
             // signer's acknowledgement (`runSigning(combiner:)`): the session's route is open
             // before any signer learns of the session, so no share waits in the early buffer.
             do { try sessions.reserve(sid) } catch {
-                throw SessionFailure(reason: .other, rpcError: RPCError(.alreadyExists, "session \(error)"))
+                throw SessionFailure(
+                    reason: .other, rpcError: RPCError(.alreadyExists, "cannot reserve the session: \(error)"))
             }
         }
         defer { if proposal.kind == .sign { sessions.release(sid) } }
@@ -788,6 +789,7 @@ public final class TSSSignerNode: Sendable {
         let signers = members.map(\.address)
         let box = PresignatureBox()
         let pooled = !p.presignSession.isEmpty
+        let signerIndices = members.map(\.party).sorted()
         guard let combiner = members.first(where: { $0.address == p.coordinator })?.party else {
             throw RPCError(.invalidArgument, "the coordinator is not one of the signers")
         }
@@ -805,7 +807,7 @@ public final class TSSSignerNode: Sendable {
             let presignSession = p.presignSession
             let peeked: SecretBytes
             if let cached = presignatureCache.take(record: recordID, session: presignSession),
-                cached.signers == members.map(\.party).sorted(), let presignature = cached.box.take()
+                cached.signers == signerIndices, let presignature = cached.box.take()
             {
                 // Made by this process: checked when it was made; `commit` compares the store's copy.
                 peeked = cached.sealed
@@ -814,7 +816,7 @@ public final class TSSSignerNode: Sendable {
                 do {
                     peeked = try store.peekPresignature(record: recordID, presignSession: presignSession)
                     let presignature = try Presignature.decode(peeked, keyShare: share)
-                    guard presignature.signers == members.map(\.party).sorted() else {
+                    guard presignature.signers == signerIndices else {
                         throw RPCError(.notFound, "the presignature was made by other signers")
                     }
                     box.put(presignature)
@@ -870,7 +872,6 @@ public final class TSSSignerNode: Sendable {
             // `OnlineSigning.combine` just before it was released.
             if pooled {
                 // Lease the next presignatures of this set, off the critical path.
-                let signerIndices = members.map(\.party).sorted()
                 Task(priority: .low) { [store] in
                     _ = try? store.leasePresignatures(
                         record: recordID, signers: signerIndices, upTo: Self.presignatureLeases)
