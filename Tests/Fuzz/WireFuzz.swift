@@ -112,6 +112,14 @@ func fuzzMessages(_ bytes: [UInt8]) {
                 == Array(bytes.prefix(bytes.count - Envelope.signatureLength)),
             "signingBytes is not tag + unsigned fields")
     }
+    roundTrip(LocalRequest.self, bytes)
+    if let request = try? LocalRequest.decode(bytes) {
+        let covered = request.authenticatedBytes
+        check(
+            Array(covered.suffix(bytes.count - LocalRequest.tagLength))
+                == Array(bytes.prefix(bytes.count - LocalRequest.tagLength)),
+            "authenticatedBytes is not tag + every field but the tag")
+    }
     if let split = try? RequestPayload.split(bytes) {
         check(RequestPayload.make(timeoutMs: split.timeoutMs, message: split.message) == bytes, "request payload")
     }

@@ -165,7 +165,7 @@ import Wire
         let gate = LocalRequestGate(chainID: "vn-1", key: ownerKey)
         let now: UInt64 = 1_800_000_000_000
         let request = TSSKeyQuery(keyID: "k1")
-        let sealed = LocalRequest.seal(
+        let sealed = try LocalRequest.seal(
             request, method: MethodID.tssKeys, chainID: "vn-1", key: ownerKey, nowUnixMs: now)
         #expect(try LocalRequest.decode(sealed.encoded()) == sealed)
         #expect(try gate.open(sealed, method: MethodID.tssKeys, as: TSSKeyQuery.self, nowUnixMs: now + 5) == request)
@@ -178,27 +178,31 @@ import Wire
         // Replayed.
         #expect(code(sealed, at: now + 6) == .permissionDenied)
         // Another method, another chain, another validator's key, a stale clock.
-        let fresh = { (key: LocalRequestKey, chain: String, stamp: UInt64) in
-            LocalRequest.seal(request, method: MethodID.tssKeys, chainID: chain, key: key, nowUnixMs: stamp)
+        func fresh(_ key: LocalRequestKey, _ chain: String, _ stamp: UInt64) throws -> LocalRequest {
+            try LocalRequest.seal(request, method: MethodID.tssKeys, chainID: chain, key: key, nowUnixMs: stamp)
         }
-        #expect(code(fresh(ownerKey, "vn-1", now), method: MethodID.tssRekey) == .invalidArgument)
+        #expect(code(try fresh(ownerKey, "vn-1", now), method: MethodID.tssRekey) == .invalidArgument)
         #expect(
-            code(fresh(try LocalRequestKey(validatorKey: owner, chainID: "vn-2"), "vn-2", now)) == .permissionDenied)
+            code(try fresh(try LocalRequestKey(validatorKey: owner, chainID: "vn-2"), "vn-2", now)) == .permissionDenied
+        )
         #expect(
-            code(fresh(try LocalRequestKey(validatorKey: stranger, chainID: "vn-1"), "vn-1", now)) == .permissionDenied)
+            code(try fresh(try LocalRequestKey(validatorKey: stranger, chainID: "vn-1"), "vn-1", now))
+                == .permissionDenied)
         // The owner's key of another chain tags nothing here.
         #expect(
-            code(fresh(try LocalRequestKey(validatorKey: owner, chainID: "vn-2"), "vn-1", now)) == .permissionDenied)
-        #expect(code(fresh(ownerKey, "vn-1", now - 200_000)) == .permissionDenied)
-        #expect(code(fresh(ownerKey, "vn-1", now + 200_000)) == .permissionDenied)
-        #expect(code(fresh(ownerKey, "vn-1", .max)) == .permissionDenied)
-        #expect(code(fresh(ownerKey, "vn-1", 0)) == .permissionDenied)
+            code(try fresh(try LocalRequestKey(validatorKey: owner, chainID: "vn-2"), "vn-1", now)) == .permissionDenied
+        )
+        #expect(code(try fresh(ownerKey, "vn-1", now - 200_000)) == .permissionDenied)
+        #expect(code(try fresh(ownerKey, "vn-1", now + 200_000)) == .permissionDenied)
+        #expect(code(try fresh(ownerKey, "vn-1", .max)) == .permissionDenied)
+        #expect(code(try fresh(ownerKey, "vn-1", 0)) == .permissionDenied)
         // Every field is under the tag: changed after tagging, the request is refused.
-        let original = fresh(ownerKey, "vn-1", now)
-        #expect(code(original.replacing(payload: TSSKeyQuery(keyID: "k2").encoded())) == .permissionDenied)
-        #expect(code(original.replacing(method: MethodID.tssRekey), method: MethodID.tssRekey) == .permissionDenied)
-        #expect(code(original.replacing(timestampMs: now + 1)) == .permissionDenied)
-        #expect(code(original.replacing(tag: [UInt8](repeating: 0, count: 32))) == .permissionDenied)
+        let original = try fresh(ownerKey, "vn-1", now)
+        #expect(code(try original.replacing(payload: TSSKeyQuery(keyID: "k2").encoded())) == .permissionDenied)
+        #expect(code(try original.replacing(method: MethodID.tssRekey), method: MethodID.tssRekey) == .permissionDenied)
+        #expect(code(try original.replacing(timestampMs: now + 1)) == .permissionDenied)
+        #expect(code(try original.replacing(tag: [UInt8](repeating: 0, count: 32))) == .permissionDenied)
+        #expect(throws: WireError.self) { try original.replacing(tag: [UInt8](repeating: 0, count: 31)) }
         #expect(code(original) == nil)
     }
 }

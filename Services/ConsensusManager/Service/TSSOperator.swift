@@ -136,8 +136,13 @@ public final class TSSOperator: Sendable {
         guard case .success(let key) = requestKey else {
             throw RPCError(.internal, "cannot derive the local request key")
         }
-        return LocalRequest.seal(request, method: method, chainID: context.chainID, key: key, nowUnixMs: Self.nowMs())
-            .encoded()
+        do {
+            return try LocalRequest.seal(
+                request, method: method, chainID: context.chainID, key: key, nowUnixMs: Self.nowMs()
+            ).encoded()
+        } catch {
+            throw RPCError(.internal, "cannot make the local request: \(error)")
+        }
     }
 
     /// A failed call to the tss-signer: the connection goes when the tss-signer cannot be reached

@@ -3,89 +3,31 @@ import Secp256k1
 import Synchronization
 import Wire
 
-/// A request from a node's consensus-manager to a local service that must obey that
-/// consensus-manager only (the tss-signer: DESIGN §2, issue 4). Loopback alone would not do: several
-/// nodes may share a host (the devnet does). Both processes hold the node's validator key, so the
-/// request carries an HMAC-SHA256 tag under a key derived from it (`LocalRequestKey`): only a
-/// holder of that validator key can make one, as with a signature, at a fraction of the cost (no
-/// ECDSA signing in the consensus-manager nor recovery in the service on a signing's path).
-///
-/// Wire layout: `string chainID · u16 method · request id (32) · u64 timestamp (Unix ms) ·
-/// bytes payload · tag (32)`; the tag covers `string "vn/local-request/v1"` and every field before
-/// it. The method id is authenticated, so a request made for one method cannot be replayed at
-/// another; the receiver (`LocalRequestGate`) refuses a clock more than `maxSkewMs` away and any
-/// request id seen in that window.
-public struct LocalRequest: WireMessage {
-    public static let domainTag = "vn/local-request/v1"
+extension LocalRequest {
+    /// How far a request's stamp may be from the receiver's clock.
     public static let maxSkewMs: UInt64 = 120_000
-    public static let idLength = 32
-
-    public let chainID: String
-    public let method: UInt16
-    public let requestID: [UInt8]
-    public let timestampMs: UInt64
-    public let payload: [UInt8]
-    public let tag: [UInt8]
 
     /// A fresh request (random id) for `method`, tagged with `key`.
     public static func seal<Request: WireMessage>(
         _ request: Request, method: UInt16, chainID: String, key: LocalRequestKey, nowUnixMs: UInt64
-    ) -> LocalRequest {
-        let untagged = LocalRequest(
-            chainID: chainID, method: method, requestID: SecureRandom.bytes(idLength), timestampMs: nowUnixMs,
-            payload: request.encoded(), tag: [])
-        return untagged.replacing(tag: key.tag(untagged.authenticatedBytes))
+    ) throws(WireError) -> LocalRequest {
+        let id = SecureRandom.bytes(idLength)
+        let payload = request.encoded()
+        let tag = key.tag(
+            authenticatedBytes(
+                chainID: chainID, method: method, requestID: id, timestampMs: nowUnixMs, payload: payload))
+        return try LocalRequest(
+            chainID: chainID, method: method, requestID: id, timestampMs: nowUnixMs, payload: payload, tag: tag)
     }
 
-    private init(
-        chainID: String, method: UInt16, requestID: [UInt8], timestampMs: UInt64, payload: [UInt8], tag: [UInt8]
-    ) {
-        self.chainID = chainID
-        self.method = method
-        self.requestID = requestID
-        self.timestampMs = timestampMs
-        self.payload = payload
-        self.tag = tag
-    }
-
-    /// The same request with other fields (tests: tampering).
+    /// The same request with other fields, the tag kept (tests: tampering).
     public func replacing(
         chainID: String? = nil, method: UInt16? = nil, timestampMs: UInt64? = nil, payload: [UInt8]? = nil,
         tag: [UInt8]? = nil
-    ) -> LocalRequest {
-        LocalRequest(
+    ) throws(WireError) -> LocalRequest {
+        try LocalRequest(
             chainID: chainID ?? self.chainID, method: method ?? self.method, requestID: requestID,
             timestampMs: timestampMs ?? self.timestampMs, payload: payload ?? self.payload, tag: tag ?? self.tag)
-    }
-
-    /// What the tag covers: the domain tag, then every field but the tag.
-    var authenticatedBytes: [UInt8] {
-        var w = WireWriter(reservingCapacity: 96 + payload.count)
-        w.writeString(Self.domainTag)
-        encodeFields(to: &w)
-        return w.take()
-    }
-
-    private func encodeFields(to w: inout WireWriter) {
-        w.writeString(chainID)
-        w.writeUInt16(method)
-        w.writeFixedBytes(requestID)
-        w.writeUInt64(timestampMs)
-        w.writeBytes(payload)
-    }
-
-    public func encode(to writer: inout WireWriter) {
-        encodeFields(to: &writer)
-        writer.writeFixedBytes(tag)
-    }
-
-    public init(from reader: inout WireReader) throws(WireError) {
-        chainID = try reader.readString(maxLength: WireLimits.maxShortString)
-        method = try reader.readUInt16()
-        requestID = try reader.readFixedBytes(count: Self.idLength)
-        timestampMs = try reader.readUInt64()
-        payload = try reader.readBytes()
-        tag = try reader.readFixedBytes(count: HMACSHA256.macByteCount)
     }
 }
 
